@@ -1,0 +1,95 @@
+"""The geometry every constraint of this package carries.
+
+A constraint is a Keras `Constraint` (its `__call__` is the exact projection
+onto the set, so it already works with every stock optimizer as projected
+SGD) that also knows the manifold its set is: tangent projection, a
+constrained position step, and a measure of violation. Constraint-aware
+optimizers read the constraint of each variable once, in `build()`, and
+integrate constrained dynamics with these methods, so a new constraint works
+with every such optimizer without special cases.
+
+Coordinates: the dynamics run on a point `q` of the manifold. For most
+constraints `q` is the weight tensor itself. A constraint whose manifold is
+better held in other coordinates (`MagnitudeBound`: the arc length on each
+weight's circle) sets `weights_are_coordinates = False`; the optimizer then
+holds `q` as ordinary optimizer state, made by `lift` from the weights, and
+writes `lower(q)` back into the variable.
+"""
+
+import keras
+from keras import ops
+
+
+class ManifoldConstraint(keras.constraints.Constraint):
+    """Base class: a Keras constraint that also knows its manifold.
+
+    Subclasses implement `__call__` (the nearest point of the weight set),
+    `violation`, `tangent` and `move`, and override `lift`, `lower` and
+    `lift_gradient` only when their manifold is held in coordinates other
+    than the weights.
+    """
+
+    weights_are_coordinates = True
+
+    def check_shape(self, shape):
+        """Raises `ValueError` if this constraint cannot apply to `shape`."""
+
+    def violation(self, w):
+        """How far the weights `w` are from the set (0 on it), a scalar.
+
+        The largest absolute residual of the set's defining equations (or
+        excess over its inequalities), scaled to be dimensionless where the
+        set has a scale (e.g. `max |W^T W - I|` for orthonormal columns), so
+        one tolerance serves every size and radius.
+        """
+        raise NotImplementedError
+
+    def lift(self, w):
+        """A point `q` on the manifold for the weights `w` (projects them)."""
+        return self(w)
+
+    def lower(self, q):
+        """The weights that the manifold point `q` stands for."""
+        return q
+
+    def lift_gradient(self, q, g):
+        """The weight gradient `g` as a gradient in coordinates at `q`."""
+        return g
+
+    def tangent(self, q, v):
+        """The orthogonal projection of `v` onto the tangent space at `q`."""
+        raise NotImplementedError
+
+    def move(self, q, v, dt):
+        """The constrained position step ("A" step) of the integrators.
+
+        Starts at `q` with velocity `v` (tangent at `q`), moves for time
+        `dt`, lands on the manifold, and returns `(q_new, v_new)` with
+        `v_new` tangent at `q_new`. Overdamped schemes pass a displacement as
+        `v` with `dt=1` and ignore `v_new`.
+        """
+        raise NotImplementedError
+
+
+def as_float_tensor(w):
+    """`w` as a tensor, keeping its floating dtype (Keras variables too)."""
+    w = ops.convert_to_tensor(w)
+    if not keras.backend.is_float_dtype(w.dtype):
+        w = ops.cast(w, keras.config.floatx())
+    return w
+
+
+def check_positive(name, value):
+    """A positive finite float, or `ValueError` naming the argument."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`{name}` must be a positive number; received {name}={value!r}."
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"`{name}` must be a positive finite number; "
+            f"received {name}={value!r}."
+        )
+    return value

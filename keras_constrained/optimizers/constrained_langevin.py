@@ -1,0 +1,165 @@
+"""What the constrained Langevin optimizers share: reading each variable's
+geometry in `build()`, holding manifold coordinates, drawing noise, and
+guarding against non-finite gradients. The integrators themselves live in
+`overdamped_langevin.py` and `underdamped_langevin.py`."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_constrained.constraints.base import ManifoldConstraint
+
+
+class Euclidean(ManifoldConstraint):
+    """The geometry of an unconstrained variable: flat space."""
+
+    def __call__(self, w):
+        return w
+
+    def violation(self, w):
+        return ops.convert_to_tensor(0.0)
+
+    def tangent(self, q, v):
+        return v
+
+    def move(self, q, v, dt):
+        return q + dt * v, v
+
+
+class ConstrainedLangevin(keras.optimizers.Optimizer):
+    """Base class of the Langevin optimizers (not for direct use).
+
+    In `build()` each variable's constraint is read once: a
+    `ManifoldConstraint` gives the geometry the integrator follows (any other
+    constraint, or none, gives flat space; Keras then applies a
+    non-manifold constraint after each step as usual). Constrained variables
+    are excluded from decoupled `weight_decay` and, when their manifold is
+    held in other coordinates than the weights (the arc lengths of
+    `MagnitudeBound`'s circles), those are an optimizer variable, lifted
+    from the weights at the first step. A variable that starts off its set lands on it with
+    the first step (every `move` lands from anywhere near the set, and
+    `Orthogonal`'s falls back to the polar projection from farther). Keras' own after-step projection is skipped for variables the
+    integrator keeps on their set: it would only repeat the landing (at the
+    cost of an SVD for `Orthogonal`).
+
+    Subclasses implement `integrate(geometry, q, state, force, h)`, where
+    `q` is the point in manifold coordinates, `state` the list of the
+    variable's slots' values (`slot_names`), `force` the negative gradient
+    in coordinates and `h` the step size; it returns `(q_new, new_state)`.
+    """
+
+    slot_names = ()
+
+    def __init__(self, learning_rate, temperature=0.0, seed=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        # Indices, not variables: a list attribute of an optimizer is
+        # tracked, and model variables must not become optimizer variables.
+        self._on_manifold = []
+        if (isinstance(temperature, bool)
+                or not isinstance(temperature, (int, float))
+                or not 0 <= temperature < math.inf):
+            raise ValueError(
+                "`temperature` must be a finite number >= 0; received "
+                f"temperature={temperature!r}."
+            )
+        if seed is not None and (isinstance(seed, bool)
+                                 or not isinstance(seed, int)):
+            raise ValueError(
+                f"`seed` must be an int or None; received seed={seed!r}."
+            )
+        self.temperature = float(temperature)
+        self.seed = seed
+        self._seed_generator = keras.random.SeedGenerator(seed)
+        # Tracked as an optimizer variable, so the noise advances under
+        # JAX's jit and is saved with the optimizer.
+        self._seed_state = self._seed_generator.state
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._geometries = []
+        self._coordinates = []
+        self._slots = []
+        # Indices, not variables: a list attribute of an optimizer is
+        # tracked, and model variables must not become optimizer variables.
+        for index, variable in enumerate(variables):
+            constraint = variable.constraint
+            if isinstance(constraint, ManifoldConstraint):
+                constraint.check_shape(variable.shape)
+                self._on_manifold.append(index)
+            else:
+                constraint = Euclidean()
+            self._geometries.append(constraint)
+            coordinates = None
+            if not constraint.weights_are_coordinates:
+                coordinates = self.add_variable_from_reference(
+                    variable, name="coordinates")
+            self._coordinates.append(coordinates)
+            self._slots.append([
+                self.add_variable_from_reference(variable, name=name)
+                for name in self.slot_names])
+
+    def _manifold_variables(self):
+        return [self._trainable_variables[i] for i in self._on_manifold]
+
+    def _use_weight_decay(self, variable):
+        if self._get_variable_index(variable) in self._on_manifold:
+            return False
+        return super()._use_weight_decay(variable)
+
+    def apply(self, grads, trainable_variables=None):
+        variables = self._manifold_variables()
+        constraints = [v.constraint for v in variables]
+        for v in variables:
+            v.constraint = None
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            for v, constraint in zip(variables, constraints):
+                v.constraint = constraint
+
+    def noise(self, shape, dtype):
+        """Standard Gaussian noise from the optimizer's own seed state."""
+        return keras.random.normal(shape, dtype=dtype,
+                                   seed=self._seed_generator)
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        geometry = self._geometries[index]
+        coordinates = self._coordinates[index]
+        slots = self._slots[index]
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+        # A non-finite gradient leaves the variable and its state as they
+        # were; it is zeroed first so that the step computed alongside (and
+        # then discarded) stays finite on every backend.
+        finite = ops.all(ops.isfinite(gradient))
+        gradient = ops.where(finite, gradient, ops.zeros_like(gradient))
+        value = ops.convert_to_tensor(variable)
+        q = value
+        if coordinates is not None:
+            # Lifted from the weights at the first step rather than in
+            # `build()`, which TensorFlow may run inside an XLA-compiled
+            # step, where a variable cannot be initialized from another.
+            q = ops.where(self.iterations == 0, geometry.lift(value),
+                          ops.convert_to_tensor(coordinates))
+        state = [ops.convert_to_tensor(slot) for slot in slots]
+        q_new, new_state = self.integrate(
+            geometry, q, state, -geometry.lift_gradient(q, gradient),
+            ops.cast(learning_rate, dtype))
+        if coordinates is not None:
+            self.assign(coordinates, ops.where(finite, q_new, q))
+        self.assign(variable, ops.where(finite, geometry.lower(q_new),
+                                        value))
+        for slot, old, new in zip(slots, state, new_state):
+            self.assign(slot, ops.where(finite, new, old))
+
+    def integrate(self, geometry, q, state, force, h):
+        raise NotImplementedError
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"temperature": self.temperature, "seed": self.seed})
+        return config

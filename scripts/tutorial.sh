@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up the machine (scripts/setup.sh), then runs one tutorial as a
+# script: `bash scripts/tutorial.sh [tutorial.py] [backend]`. Figures are
+# written to the current directory.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$root/scripts/setup.sh"
+tutorial="${1:-$root/tutorials/constraints_with_stock_optimizers.py}"
+KERAS_BACKEND="${2:-${KERAS_BACKEND:-jax}}" MPLBACKEND=Agg \
+  exec "$root/.venv/bin/python" "$tutorial"

@@ -1,0 +1,132 @@
+"""Manifold facts every constraint must satisfy, checked for all of them."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import compiled
+from helpers import to_numpy
+from keras import ops
+
+from keras_constrained import constraints
+
+
+def ring(n):
+    eye = np.eye(n)
+    return eye + np.roll(eye, 1, axis=0) + np.roll(eye, -1, axis=0)
+
+
+# (constraint, weight shape, scale of the raw weights)
+CASES = {
+    "orthogonal-dense-tall": (constraints.Orthogonal(), (12, 5), 1.0),
+    "orthogonal-dense-wide": (constraints.Orthogonal(), (5, 12), 1.0),
+    "orthogonal-dense-square": (constraints.Orthogonal(), (7, 7), 1.0),
+    "orthogonal-conv2d": (constraints.Orthogonal(), (3, 3, 2, 8), 1.0),
+    "orthogonal-conv2d-wide": (constraints.Orthogonal(), (1, 1, 4, 8), 1.0),
+    "sphere-dense": (constraints.Sphere(2.0), (6, 4), 1.0),
+    "sphere-conv2d": (constraints.Sphere(0.5), (3, 3, 2, 4), 1.0),
+    "sphere-vector": (constraints.Sphere(1.0), (7,), 1.0),
+    "magnitude-bound": (constraints.MagnitudeBound(0.1), (6, 4), 0.08),
+    "sparsity-mask": (constraints.SparsityMask(ring(6)), (6, 6), 1.0),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request):
+    constraint, shape, scale = CASES[request.param]
+    rng = np.random.default_rng(0)
+
+    def raw(shape=shape):
+        return ops.convert_to_tensor(
+            (scale * rng.normal(size=shape)).astype("float32"))
+
+    return constraint, shape, raw
+
+
+def norm(x):
+    return float(np.linalg.norm(to_numpy(x)))
+
+
+def inner(a, b):
+    return float(np.sum(to_numpy(a).astype("float64")
+                        * to_numpy(b).astype("float64")))
+
+
+def test_projection_lands_on_the_set_and_is_idempotent(case):
+    constraint, _, raw = case
+    p = constraint(raw())
+    assert float(constraint.violation(p)) <= 1e-6
+    np.testing.assert_allclose(to_numpy(constraint(p)), to_numpy(p),
+                               atol=2e-6)
+
+
+def test_lift_lands_on_the_manifold_and_lower_inverts_it(case):
+    constraint, shape, raw = case
+    w = raw()
+    q = constraint.lift(w)
+    assert tuple(q.shape) == shape
+    assert float(constraint.violation(constraint.lower(q))) <= 1e-6
+    np.testing.assert_allclose(to_numpy(constraint.lower(q)),
+                               to_numpy(constraint(w)), atol=1e-6)
+
+
+def test_tangent_is_an_orthogonal_projection(case):
+    constraint, shape, raw = case
+    q = constraint.lift(raw())
+    a, b = raw(), raw()
+    pa, pb = constraint.tangent(q, a), constraint.tangent(q, b)
+    # Idempotent, and what it removes is orthogonal to everything it keeps.
+    np.testing.assert_allclose(to_numpy(constraint.tangent(q, pa)),
+                               to_numpy(pa), atol=1e-6)
+    scale = np.sqrt(inner(a, a) * inner(b, b))
+    assert abs(inner(pa, ops.subtract(b, pb))) <= 1e-6 * scale
+    assert abs(inner(pb, ops.subtract(a, pa))) <= 1e-6 * scale
+
+
+@pytest.mark.parametrize("relative_step", [1e-3, 0.1])
+def test_move_lands_on_the_set_with_a_tangent_velocity(case, relative_step):
+    constraint, shape, raw = case
+    q = constraint.lift(raw())
+    v = constraint.tangent(q, raw())
+    dt = 0.5
+    v = v * (relative_step * norm(q) / (dt * norm(v)))
+    q_new, v_new = constraint.move(q, v, dt)
+    assert float(constraint.violation(constraint.lower(q_new))) <= 1e-6
+    np.testing.assert_allclose(to_numpy(constraint.tangent(q_new, v_new)),
+                               to_numpy(v_new), atol=1e-6)
+    # It moved by about dt * |v| (exactly, to first order).
+    assert norm(q_new - q) == pytest.approx(dt * norm(v), rel=0.1)
+
+
+def test_move_with_zero_velocity_stays_put(case):
+    constraint, shape, raw = case
+    q = constraint.lift(raw())
+    q_new, v_new = constraint.move(q, ops.zeros_like(q), 0.3)
+    np.testing.assert_allclose(to_numpy(q_new), to_numpy(q), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(v_new), 0.0, atol=1e-6)
+
+
+def test_geometry_traces_under_the_backend_compiler(case):
+    constraint, shape, raw = case
+    q = constraint.lift(raw())
+    v = 0.05 * constraint.tangent(q, raw())
+
+    def step(q, v):
+        q_new, v_new = constraint.move(q, v, 0.5)
+        return constraint(constraint.lower(q_new)), v_new
+
+    eager = step(q, v)
+    traced = compiled(step)(q, v)
+    for e, t in zip(eager, traced):
+        np.testing.assert_allclose(to_numpy(t), to_numpy(e), atol=1e-5)
+
+
+def test_config_round_trips_through_keras_serialization(case):
+    constraint, _, _ = case
+    config = constraint.get_config()
+    clone = type(constraint).from_config(config)
+    assert clone.get_config() == config
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(constraint))
+    assert type(restored) is type(constraint)
+    assert restored.get_config() == config
+    assert constraints.ManifoldConstraint in type(constraint).__mro__

@@ -1,0 +1,75 @@
+"""Small helpers shared by the tests (the package itself never needs them)."""
+
+import keras
+import numpy as np
+
+
+def to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def compiled(fn):
+    """`fn` compiled the way the current backend compiles train steps.
+
+    Backend-specific on purpose: the package's geometry must trace under
+    `jax.jit` and `tf.function`; torch runs eagerly.
+    """
+    backend = keras.config.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    return fn
+
+
+def save_and_reload(model, tmp_path):
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    return keras.saving.load_model(path)
+
+
+def matrix_view(w):
+    """The kernel as the matrix the constraints see: `(-1, last axis)`."""
+    w = np.asarray(w)
+    return w.reshape(-1, w.shape[-1])
+
+
+class Particles(keras.layers.Layer):
+    """A weight of independent particles in the potential `k/2 * sum(w**2)`.
+
+    The layer passes its input through and adds the potential as a loss, so
+    `model.fit` on dummy data runs one optimizer step per batch with the
+    gradient `k * w` (exactly 0 with `curvature=0`).
+    """
+
+    def __init__(self, shape, curvature=0.0, constraint=None,
+                 initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.particle_shape = tuple(shape)
+        self.curvature = curvature
+        self.w = self.add_weight(shape=self.particle_shape,
+                                 initializer=initializer,
+                                 constraint=constraint, name="w")
+
+    def call(self, x):
+        self.add_loss(0.5 * self.curvature * keras.ops.sum(
+            keras.ops.square(self.w)))
+        return x
+
+
+def particle_model(optimizer, steps_per_execution=1, **particle_kwargs):
+    inputs = keras.Input((1,))
+    layer = Particles(**particle_kwargs)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
+    return model, layer
+
+
+def run_steps(model, steps, steps_per_execution=1):
+    """`steps` optimizer steps through `model.fit` (compiled as usual)."""
+    x = np.zeros((steps, 1), "float32")
+    model.fit(x, batch_size=1, epochs=1, verbose=0, shuffle=False)

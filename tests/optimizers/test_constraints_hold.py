@@ -1,0 +1,64 @@
+"""Long noisy runs stay on every constraint set with tangent momenta."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import to_numpy
+
+from keras_constrained import constraints
+from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import UnderdampedLangevin
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def ring(n):
+    eye = np.eye(n)
+    return eye + np.roll(eye, 1, axis=0) + np.roll(eye, -1, axis=0)
+
+
+def constrained_mlp():
+    def dense(units, constraint, **kwargs):
+        return keras.layers.Dense(units, activation="tanh",
+                                  kernel_constraint=constraint, **kwargs)
+
+    return keras.Sequential([
+        keras.Input((8,)),
+        dense(6, constraints.Orthogonal(), kernel_initializer="orthogonal"),
+        dense(12, constraints.Orthogonal()),  # wide, starts off the set
+        dense(12, constraints.Sphere(1.0)),
+        dense(12, constraints.MagnitudeBound(0.2),
+              kernel_initializer=keras.initializers.RandomUniform(-0.2, 0.2)),
+        dense(12, constraints.SparsityMask(ring(12))),
+        keras.layers.Dense(3),
+    ])
+
+
+@pytest.mark.parametrize("optimizer, steps", [
+    (lambda: UnderdampedLangevin(0.1, temperature=1e-3, seed=0), 10000),
+    (lambda: OverdampedLangevin(0.05, temperature=1e-3, seed=0), 10000),
+    (lambda: UnderdampedLangevin(0.1, temperature=1e-3, scheme="OBA",
+                                 seed=0), 2000),
+])
+def test_every_constraint_holds_and_momenta_stay_tangent(optimizer, steps):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(800, 8)).astype("float32")
+    y = rng.integers(0, 3, 800)
+    model = constrained_mlp()
+    model.compile(optimizer(), LOSS)
+    model.fit(x, y, batch_size=8, epochs=steps // 100, verbose=0)
+    opt = model.optimizer
+    assert int(opt.iterations) == steps
+    for layer in model.layers[:-1]:
+        kernel, constraint = layer.kernel, layer.kernel.constraint
+        assert np.isfinite(to_numpy(kernel)).all(), layer.name
+        assert float(constraint.violation(kernel)) <= 1e-5, layer.name
+        index = opt._get_variable_index(kernel)
+        q = opt._coordinates[index]
+        q = kernel if q is None else q
+        assert float(constraint.violation(constraint.lower(q))) <= 1e-5
+        for (momentum,) in [opt._slots[index]] if opt._slots[index] else []:
+            p = to_numpy(momentum)
+            tangent = to_numpy(constraint.tangent(q, momentum))
+            assert np.abs(p - tangent).max() <= 1e-5 * max(
+                1.0, np.abs(p).max()), layer.name
