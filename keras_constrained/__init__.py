@@ -7,6 +7,7 @@ serialization, so `keras.saving.load_model` restores models that use them.
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+from keras_constrained import callbacks
 from keras_constrained import constraints
 from keras_constrained import datasets
 from keras_constrained import optimizers
@@ -16,4 +17,6 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["constraints", "datasets", "optimizers", "__version__"]
+__all__ = [
+    "callbacks", "constraints", "datasets", "optimizers", "__version__",
+]
