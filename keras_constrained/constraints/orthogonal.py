@@ -34,14 +34,19 @@ def _identity(m):
 def polar_factor(m, tolerance, max_iterations):
     """Orthonormal-column polar factor `U V^T` of a tall matrix `m`.
 
-    Near the set (`max|m^T m - I| < 1`, as after an optimizer step) by the
+    Near the set (`||m^T m - I|| < 1`, as after an optimizer step) by the
     Newton-Schulz iteration `P <- P - P (P^T P - I) / 2`, which converges
-    quadratically to the polar factor: it runs until the residual is below
-    `sqrt(tolerance)`, then once more, which takes the residual below
-    `tolerance` (up to rounding). Farther away, or if it stalls, by the SVD.
+    quadratically to the polar factor (`E' = -3/4 E^2 + E^3 / 4` for
+    `E = P^T P - I`): it runs until the Frobenius norm of `E`, which bounds
+    its spectral norm, is below `sqrt(tolerance)`, then once more, which
+    takes every singular value within `tolerance` of 1 (up to rounding).
+    Farther away, or if it stalls, by the SVD.
     """
     eye = _identity(m)
     threshold = tolerance**0.5
+
+    def frobenius(e):
+        return ops.sqrt(ops.sum(ops.square(e)))
 
     def keep_going(k, p, e, res, previous):
         return ops.logical_and(
@@ -51,10 +56,10 @@ def polar_factor(m, tolerance, max_iterations):
     def iterate(k, p, e, res, previous):
         p = p - 0.5 * matmul(p, e)
         e = _gram(p, p) - eye
-        return k + 1, p, e, ops.max(ops.abs(e)), res
+        return k + 1, p, e, frobenius(e), res
 
     e = _gram(m, m) - eye
-    res = ops.max(ops.abs(e))
+    res = frobenius(e)
     # Outside `res < 1` the iteration may not converge: straight to the SVD.
     previous = ops.where(res < 1.0, float("inf"), 0.0)
     start = (ops.convert_to_tensor(0), m, e, res, ops.cast(previous, m.dtype))

@@ -187,3 +187,16 @@ def test_compiled_steps_on_a_large_kernel():
     q = step(m.astype("float32"), d.astype("float32"))
     assert float(c.violation(q)) <= 1e-6
     assert float(c.violation(compiled(c)(q + 1e-3))) <= 1e-6
+
+
+def test_projection_fixes_every_singular_value_not_only_the_gram_entries():
+    # A kernel whose W^T W - I has tiny entries but a large spectral norm
+    # (one direction stretched by 1e-3, spread over many entries).
+    rng = np.random.default_rng(7)
+    w = orthonormal_kernel((600, 300))
+    u = rng.normal(size=(300,))
+    u /= np.linalg.norm(u)
+    w = w @ (np.eye(300) + 1e-3 * np.outer(u, u))
+    p = to_numpy(Orthogonal()(w.astype("float32"))).astype("float64")
+    singular_values = np.linalg.svd(p, compute_uv=False)
+    np.testing.assert_allclose(singular_values, 1.0, atol=1e-6)
