@@ -135,7 +135,7 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
         # A non-finite gradient leaves the variable and its state as they
         # were; it is zeroed first so that the step computed alongside (and
         # then discarded) stays finite on every backend.
-        finite = ops.all(ops.isfinite(gradient))
+        finite = ops.isfinite(ops.sum(gradient))  # inf and NaN propagate
         gradient = ops.where(finite, gradient, ops.zeros_like(gradient))
         value = ops.convert_to_tensor(variable)
         q = value
@@ -143,8 +143,9 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
             # Lifted from the weights at the first step rather than in
             # `build()`, which TensorFlow may run inside an XLA-compiled
             # step, where a variable cannot be initialized from another.
-            q = ops.where(self.iterations == 0, geometry.lift(value),
-                          ops.convert_to_tensor(coordinates))
+            q = ops.cond(self.iterations == 0,
+                         lambda: geometry.lift(value),
+                         lambda: ops.convert_to_tensor(coordinates))
         state = [ops.convert_to_tensor(slot) for slot in slots]
         q_new, new_state = self.integrate(
             geometry, q, state, -geometry.lift_gradient(q, gradient),
