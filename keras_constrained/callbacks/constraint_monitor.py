@@ -15,9 +15,15 @@ class ConstraintMonitor(keras.callbacks.Callback):
     Example:
 
     ```python
-    history = model.fit(x, y, epochs=5,
-                        callbacks=[keras_constrained.callbacks.ConstraintMonitor()])
-    history.history["max_violation"]
+    model = keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(
+            3, kernel_constraint=keras_constrained.constraints.Orthogonal())])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(
+        numpy.ones((32, 4)), numpy.zeros((32, 3)), epochs=2, verbose=0,
+        callbacks=[keras_constrained.callbacks.ConstraintMonitor()])
+    assert max(history.history["max_violation"]) < 1e-5
     ```
     """
 

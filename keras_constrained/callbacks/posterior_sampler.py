@@ -30,10 +30,17 @@ class PosteriorSampler(keras.callbacks.Callback):
     Example:
 
     ```python
+    x = numpy.random.default_rng(0).normal(size=(64, 4))
+    y = (x[:, 0] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(
+        optimizer=keras_constrained.optimizers.UnderdampedLangevin(
+            0.3, temperature=1e-3, seed=0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     sampler = keras_constrained.callbacks.PosteriorSampler(
-        burn_in=1000, every=50, max_samples=20)
-    model.fit(x, y, epochs=30, callbacks=[sampler])
-    probabilities = sampler.predict(x_test, from_logits=True)
+        burn_in=20, every=4, max_samples=10)
+    model.fit(x, y, batch_size=8, epochs=10, callbacks=[sampler], verbose=0)
+    probabilities = sampler.predict(x, from_logits=True)  # (64, 2)
     ```
     """
 

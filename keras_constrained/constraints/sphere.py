@@ -1,5 +1,5 @@
 """Per-unit norm constraint ("explicit weight normalization") and the
-geometry of spheres that it shares with `MagnitudeBound`'s circles."""
+geometry of spheres, written for vectors along any axis."""
 
 import keras
 from keras import ops

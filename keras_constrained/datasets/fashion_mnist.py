@@ -102,7 +102,7 @@ def prepare_fashion_mnist(source_dir=DEBIAN_DIR, data_dir=None):
     ```python
     import tensorflow_datasets as tfds
 
-    data_dir = prepare_fashion_mnist()
+    data_dir = keras_constrained.datasets.prepare_fashion_mnist()
     train = tfds.load("fashion_mnist", split="train", data_dir=data_dir,
                       download=False, as_supervised=True)
     ```
@@ -166,7 +166,8 @@ def load_fashion_mnist(source_dir=DEBIAN_DIR, data_dir=None, download=True):
     Example:
 
     ```python
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    (x_train, y_train), (x_test, y_test) = (
+        keras_constrained.datasets.load_fashion_mnist())
     x_train = x_train.astype("float32") / 255.0
     ```
     """

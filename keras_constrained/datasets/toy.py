@@ -86,7 +86,8 @@ def spiral(n_train=100, n_test=2000, noise=0.06, turns=1.75, seed=0):
     Example:
 
     ```python
-    (x_train, y_train), (x_test, y_test) = spiral(n_train=200, seed=1)
+    (x_train, y_train), (x_test, y_test) = (
+        keras_constrained.datasets.spiral(n_train=200, seed=1))
     ```
     """
     n_train = _check_count("n_train", n_train)
@@ -125,7 +126,8 @@ def swiss_roll(n_train=4000, n_test=4000, seed=0):
     Example:
 
     ```python
-    (x_train, y_train), (x_test, y_test) = swiss_roll()  # 4000 and 4000
+    (x_train, y_train), (x_test, y_test) = (
+        keras_constrained.datasets.swiss_roll())  # 4000 and 4000
     ```
     """
     n_train = _check_count("n_train", n_train)
@@ -160,7 +162,8 @@ def double_circles(n_train=4000, n_test=4000, seed=0):
     Example:
 
     ```python
-    (x_train, y_train), (x_test, y_test) = double_circles(seed=3)
+    (x_train, y_train), (x_test, y_test) = (
+        keras_constrained.datasets.double_circles(seed=3))
     ```
     """
     n_train = _check_count("n_train", n_train)
@@ -195,7 +198,8 @@ def double_moons(n_train=4000, n_test=4000, seed=0):
     Example:
 
     ```python
-    (x_train, y_train), (x_test, y_test) = double_moons(n_train=500)
+    (x_train, y_train), (x_test, y_test) = (
+        keras_constrained.datasets.double_moons(n_train=500))
     ```
     """
     n_train = _check_count("n_train", n_train)

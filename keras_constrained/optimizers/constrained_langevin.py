@@ -31,15 +31,16 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
     """Base class of the Langevin optimizers (not for direct use).
 
     In `build()` each variable's constraint is read once: a
-    `ManifoldConstraint` gives the geometry the integrator follows (any other
-    constraint, or none, gives flat space; Keras then applies a
-    non-manifold constraint after each step as usual). Constrained variables
-    are excluded from decoupled `weight_decay` and, when their manifold is
-    held in other coordinates than the weights (the arc lengths of
+    `ManifoldConstraint` gives the geometry the integrator follows (any
+    other constraint, or none, gives flat space; Keras then applies a non-
+    manifold constraint after each step as usual). Constrained variables are
+    excluded from decoupled `weight_decay` and, when their manifold is held
+    in other coordinates than the weights (the arc lengths of
     `MagnitudeBound`'s circles), those are an optimizer variable, lifted
-    from the weights at the first step. A variable that starts off its set lands on it with
-    the first step (every `move` lands from anywhere near the set, and
-    `Orthogonal`'s falls back to the polar projection from farther). Keras' own after-step projection is skipped for variables the
+    from the weights at the first step. A variable that starts off its set
+    lands on it with the first step (every `move` lands from anywhere near
+    the set, and `Orthogonal`'s falls back to the polar projection from
+    farther). Keras' own after-step projection is skipped for variables the
     integrator keeps on their set: it would only repeat the landing (at the
     cost of an SVD for `Orthogonal`).
 

@@ -48,10 +48,15 @@ class OverdampedLangevin(ConstrainedLangevin):
     Example:
 
     ```python
+    model = keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(
+            3, kernel_constraint=keras_constrained.constraints.Sphere(1.0))])
     model.compile(
         optimizer=keras_constrained.optimizers.OverdampedLangevin(
             0.1, temperature=1e-4, seed=0),
-        loss="sparse_categorical_crossentropy")
+        loss="mse")
+    model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
     ```
 
     References:

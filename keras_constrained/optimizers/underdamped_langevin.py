@@ -1,4 +1,4 @@
-"""Underdamped constrained Langevin dynamics (CoLA-ud): constrained momentum."""
+"""Underdamped constrained Langevin dynamics (CoLA-ud): tangent momentum."""
 
 import math
 
@@ -76,10 +76,17 @@ class UnderdampedLangevin(ConstrainedLangevin):
     Example:
 
     ```python
+    model = keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(
+            3, kernel_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+            kernel_constraint=keras_constrained.constraints.MagnitudeBound(
+                0.1))])
     model.compile(
         optimizer=keras_constrained.optimizers.UnderdampedLangevin(
             0.3, friction=1.0, temperature=0.0),
-        loss="sparse_categorical_crossentropy")
+        loss="mse")
+    model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
     ```
 
     References:
