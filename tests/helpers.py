@@ -61,15 +61,15 @@ class Particles(keras.layers.Layer):
         return x
 
 
-def particle_model(optimizer, steps_per_execution=1, **particle_kwargs):
+def particle_model(optimizer, **particle_kwargs):
     inputs = keras.Input((1,))
     layer = Particles(**particle_kwargs)
     model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
+    model.compile(optimizer=optimizer)
     return model, layer
 
 
-def run_steps(model, steps, steps_per_execution=1):
+def run_steps(model, steps):
     """`steps` optimizer steps through `model.fit` (compiled as usual)."""
     x = np.zeros((steps, 1), "float32")
     model.fit(x, batch_size=1, epochs=1, verbose=0, shuffle=False)

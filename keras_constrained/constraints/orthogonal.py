@@ -83,8 +83,6 @@ def shake(w, displacement, tolerance, max_iterations):
     falling (divergence, which large steps cause, or the rounding floor). If
     it did not reach the tolerance, the step falls back to the polar
     projection of `W + D`.
-
-    Returns `(P, converged)`.
     """
     eye = _identity(w)
     gram = _gram(w, w)
@@ -110,12 +108,10 @@ def shake(w, displacement, tolerance, max_iterations):
     start = (ops.convert_to_tensor(0), ops.zeros_like(c), c,
              ops.max(ops.abs(c)), ops.convert_to_tensor(float("inf"), c.dtype))
     _, lam, _, res, _ = ops.while_loop(keep_going, iterate, start)
-    converged = res <= tolerance
-    p = ops.cond(converged,
-                 lambda: w + (displacement + matmul(w, lam)),
-                 lambda: polar_factor(w + displacement, tolerance,
-                                      max_iterations))
-    return p, converged
+    return ops.cond(res <= tolerance,
+                    lambda: w + (displacement + matmul(w, lam)),
+                    lambda: polar_factor(w + displacement, tolerance,
+                                         max_iterations))
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -216,7 +212,7 @@ class Orthogonal(ManifoldConstraint):
     def move(self, q, v, dt):
         m, back = self._tall(q)
         z, _ = self._tall(v)
-        p, _ = shake(m, dt * z, self._tolerance(m), self.max_iterations)
+        p = shake(m, dt * z, self._tolerance(m), self.max_iterations)
         v_new = (p - m) / dt
         v_new = v_new - matmul(p, _sym(_gram(p, v_new)))
         return back(p), back(v_new)
