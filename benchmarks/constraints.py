@@ -19,7 +19,7 @@ backend:
   costs a user of a stock optimizer.
 
 The constraint ops are compiled as they run inside an optimizer's update (see
-`compiled_like_train_step`). Each time is the median of `--repeats` calls
+`timing.compiled`). Each time is the median of `--repeats` calls
 after one warm-up call, and every timed call ends by converting its result to
 NumPy, so asynchronous work is included.
 
@@ -38,51 +38,17 @@ the move, a sanity check (about 1e-6 in float32).
 """
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
 from keras import ops
+from timing import compiled
+from timing import median_seconds
 
 from keras_constrained.constraints import Orthogonal
 
 BATCH = 128
 SHAPES = ["784x1000", "1000x1000", "4608x512"]
-
-
-def compiled_like_train_step(fn, jit_compile):
-    """`fn` compiled the way Keras compiles a train step on this backend.
-
-    `jit_compile` is a compiled model's resolved `jit_compile="auto"`. JAX
-    train steps are always jitted under "auto"; TensorFlow wraps them in
-    `tf.function`, with XLA only where "auto" chose it (not on CPU-only
-    machines); torch runs them eagerly under "auto".
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=jit_compile)
-    return fn
-
-
-def median_ms(fn, repeats):
-    """Median wall time of `fn()` in ms, after one warm-up (compiling) call.
-
-    `fn` must end by converting its result to NumPy (forcing completion).
-    """
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def dense_model(shape, constraint=None):
@@ -103,7 +69,7 @@ def train_step_ms(shape, constraint, repeats):
     y = rng.standard_normal((BATCH, shape[1]), dtype="float32")
     model = dense_model(shape, constraint)
     # `train_on_batch` returns the loss as a Python float: it has waited.
-    ms = median_ms(lambda: model.train_on_batch(x, y), repeats)
+    ms = 1e3 * median_seconds(lambda: model.train_on_batch(x, y), repeats)
     return ms, model.jit_compile
 
 
@@ -117,14 +83,14 @@ def benchmark(shape, repeats):
     v = c.tangent(w, keras.random.normal(shape, seed=1))
     v = v * (1e-2 * ops.norm(w) / ops.norm(v))
     moved_off = w + v
-    project = compiled_like_train_step(c, jit_compile)
-    move = compiled_like_train_step(lambda w, v: c.move(w, v, 1.0),
-                                    jit_compile)
+    project = compiled(c, jit_compile)
+    move = compiled(lambda w, v: c.move(w, v, 1.0), jit_compile)
     far = keras.random.normal(shape, seed=2)
-    project_ms = median_ms(
+    project_ms = 1e3 * median_seconds(
         lambda: ops.convert_to_numpy(project(moved_off)), repeats)
-    far_ms = median_ms(lambda: ops.convert_to_numpy(project(far)), repeats)
-    move_ms = median_ms(
+    far_ms = 1e3 * median_seconds(
+        lambda: ops.convert_to_numpy(project(far)), repeats)
+    move_ms = 1e3 * median_seconds(
         lambda: [ops.convert_to_numpy(t) for t in move(w, v)], repeats)
 
     return (base, project_ms / base, far_ms / base, move_ms / base,

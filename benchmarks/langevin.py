@@ -19,39 +19,15 @@ Ratios are the result; milliseconds are context only.
 
 import argparse
 import math
-import statistics
-import time
 
 import keras
 import numpy as np
 from keras import ops
+from timing import compiled
+from timing import median_seconds
 
 import keras_constrained as kc
 from keras_constrained.constraints.orthogonal import shake
-
-
-def compiled(fn):
-    """`fn` compiled as Keras compiles train steps on this backend."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn)
-    return fn
-
-
-def median_seconds(fn, repeats):
-    fn()  # warm-up: compiles
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def mlp(constrained):

@@ -1,0 +1,40 @@
+"""Timing helpers shared by the benchmark scripts."""
+
+import statistics
+import time
+
+import keras
+
+
+def compiled(fn, jit_compile=False):
+    """`fn` compiled the way Keras compiles a train step on this backend.
+
+    `jit_compile` is a compiled model's resolved `jit_compile="auto"`. JAX
+    train steps are always jitted under "auto"; TensorFlow wraps them in
+    `tf.function`, with XLA only where "auto" chose it (not on CPU-only
+    machines); torch runs them eagerly under "auto".
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=jit_compile)
+    return fn
+
+
+def median_seconds(fn, repeats):
+    """Median wall time of `fn()` after one warm-up (compiling) call.
+
+    `fn` must force completion of its work (e.g. convert to NumPy).
+    """
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
