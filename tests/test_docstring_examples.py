@@ -9,7 +9,7 @@ import pytest
 
 import keras_constrained
 
-MODULES = ["callbacks", "constraints", "datasets", "optimizers"]
+MODULES = ["callbacks", "constraints", "datasets", "layers", "optimizers"]
 PUBLIC = [(f"{module}.{name}", getattr(getattr(keras_constrained, module),
                                         name))
           for module in MODULES
