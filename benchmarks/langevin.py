@@ -13,7 +13,7 @@
    al.'s code), for a tangent step of relative size 1e-2, all compiled as
    train steps are. The `viol` columns show both land equally well.
 
-Run: `KERAS_BACKEND=jax python benchmarks/langevin.py [--repeats 3]`.
+Run: `KERAS_BACKEND=jax python benchmarks/langevin.py [--repeats 5]`.
 Ratios are the result; milliseconds are context only.
 """
 
@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 from timing import compiled
+from timing import interleaved_ratios
 from timing import median_seconds
 
 import keras_constrained as kc
@@ -45,13 +46,12 @@ def mlp(constrained):
     ])
 
 
-def epoch_seconds(optimizer, constrained, x, y, repeats):
+def one_epoch(optimizer, constrained, x, y):
+    """A function that trains `mlp(constrained)` for one epoch."""
     model = mlp(constrained)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(
         from_logits=True))
-    return median_seconds(
-        lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0),
-        repeats)
+    return lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0)
 
 
 def epoch_table(repeats):
@@ -60,22 +60,22 @@ def epoch_table(repeats):
     y = y[:10000]
     h, gamma = 0.3, 1.0
     mu = math.exp(-gamma * h)
-    base = epoch_seconds(keras.optimizers.SGD(h * h * (1 + mu) / 2,
-                                              momentum=mu),
-                         False, x, y, repeats)
-    rows = [
-        ("UnderdampedLangevin + MagnitudeBound",
-         lambda: kc.optimizers.UnderdampedLangevin(h, friction=gamma), True),
-        ("UnderdampedLangevin, unconstrained",
-         lambda: kc.optimizers.UnderdampedLangevin(h, friction=gamma), False),
-        ("OverdampedLangevin + MagnitudeBound",
-         lambda: kc.optimizers.OverdampedLangevin(0.1), True),
-    ]
+    underdamped = kc.optimizers.UnderdampedLangevin
+    base, ratios = interleaved_ratios(
+        one_epoch(keras.optimizers.SGD(h * h * (1 + mu) / 2, momentum=mu),
+                  False, x, y),
+        {"UnderdampedLangevin + MagnitudeBound":
+             one_epoch(underdamped(h, friction=gamma), True, x, y),
+         "UnderdampedLangevin, unconstrained":
+             one_epoch(underdamped(h, friction=gamma), False, x, y),
+         "OverdampedLangevin + MagnitudeBound":
+             one_epoch(kc.optimizers.OverdampedLangevin(0.1), True, x, y)},
+        repeats)
     print(f"\n1. epoch time / SGD(momentum={mu:.3f}) epoch "
-          f"({base * 1e3:.0f} ms), 79 steps of batch 128")
-    for name, optimizer, constrained in rows:
-        seconds = epoch_seconds(optimizer(), constrained, x, y, repeats)
-        print(f"   {name:40s} {seconds / base:6.2f}")
+          f"({base * 1e3:.0f} ms), 79 steps of batch 128; median of "
+          f"{repeats} interleaved rounds")
+    for name, ratio in ratios.items():
+        print(f"   {name:40s} {ratio:6.2f}")
 
 
 def reference_shake(w, displacement):
@@ -115,7 +115,7 @@ def shake_table(repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(f"backend={keras.backend.backend()}")
     epoch_table(args.repeats)

@@ -38,3 +38,26 @@ def median_seconds(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_ratios(baseline, candidates, rounds):
+    """Median over `rounds` of each candidate's time over the baseline's.
+
+    Every round times the baseline and then each candidate once, so a load
+    change on a shared machine hits both sides of a ratio alike. Each of
+    `baseline` and `candidates` (a dict name -> fn) is called once first
+    to warm up. Returns `(baseline median seconds, {name: median ratio})`.
+    """
+    fns = {"": baseline, **candidates}
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    base = times.pop("")
+    return statistics.median(base), {
+        name: statistics.median(t / b for t, b in zip(ts, base))
+        for name, ts in times.items()}

@@ -44,10 +44,12 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
     integrator keeps on their set: it would only repeat the landing (at the
     cost of an SVD for `Orthogonal`).
 
-    Subclasses implement `integrate(geometry, q, state, force, h)`, where
-    `q` is the point in manifold coordinates, `state` the list of the
+    Subclasses implement `integrate(geometry, q, state, force, h, noise)`,
+    where `q` is the point in manifold coordinates, `state` the list of the
     variable's slots' values (`slot_names`), `force` the negative gradient
-    in coordinates and `h` the step size; it returns `(q_new, new_state)`.
+    in coordinates, `h` the step size and `noise` a standard Gaussian of
+    `q`'s shape (None at temperature 0, where no noise is drawn); it
+    returns `(q_new, new_state)` without touching any variable.
     """
 
     slot_names = ()
@@ -121,11 +123,6 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
             for v, constraint in zip(variables, constraints):
                 v.constraint = constraint
 
-    def noise(self, shape, dtype):
-        """Standard Gaussian noise from the optimizer's own seed state."""
-        return keras.random.normal(shape, dtype=dtype,
-                                   seed=self._seed_generator)
-
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
         geometry = self._geometries[index]
@@ -133,11 +130,6 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
         slots = self._slots[index]
         dtype = variable.dtype
         gradient = ops.cast(gradient, dtype)
-        # A non-finite gradient leaves the variable and its state as they
-        # were; it is zeroed first so that the step computed alongside (and
-        # then discarded) stays finite on every backend.
-        finite = ops.isfinite(ops.sum(gradient))  # inf and NaN propagate
-        gradient = ops.where(finite, gradient, ops.zeros_like(gradient))
         value = ops.convert_to_tensor(variable)
         q = value
         if coordinates is not None:
@@ -148,17 +140,32 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
                          lambda: geometry.lift(value),
                          lambda: ops.convert_to_tensor(coordinates))
         state = [ops.convert_to_tensor(slot) for slot in slots]
-        q_new, new_state = self.integrate(
-            geometry, q, state, -geometry.lift_gradient(q, gradient),
-            ops.cast(learning_rate, dtype))
-        if coordinates is not None:
-            self.assign(coordinates, ops.where(finite, q_new, q))
-        self.assign(variable, ops.where(finite, geometry.lower(q_new),
-                                        value))
-        for slot, old, new in zip(slots, state, new_state):
-            self.assign(slot, ops.where(finite, new, old))
+        # Drawn outside the branch below, which must not touch variables
+        # (the seed state is one) under JAX.
+        noise = None
+        if self.temperature > 0:
+            noise = keras.random.normal(ops.shape(q), dtype=dtype,
+                                        seed=self._seed_generator)
 
-    def integrate(self, geometry, q, state, force, h):
+        def step():
+            q_new, new_state = self.integrate(
+                geometry, q, state, -geometry.lift_gradient(q, gradient),
+                ops.cast(learning_rate, dtype), noise)
+            return q_new, geometry.lower(q_new), new_state
+
+        # A non-finite gradient leaves the variable and its state as they
+        # were. One branch (rather than a select per output) lets XLA fuse
+        # the step as if there were no guard.
+        finite = ops.isfinite(ops.sum(gradient))  # inf and NaN propagate
+        q_new, w_new, new_state = ops.cond(finite, step,
+                                           lambda: (q, value, state))
+        if coordinates is not None:
+            self.assign(coordinates, q_new)
+        self.assign(variable, w_new)
+        for slot, new in zip(slots, new_state):
+            self.assign(slot, new)
+
+    def integrate(self, geometry, q, state, force, h, noise):
         raise NotImplementedError
 
     def get_config(self):

@@ -69,10 +69,9 @@ class OverdampedLangevin(ConstrainedLangevin):
         super().__init__(learning_rate=learning_rate, temperature=temperature,
                          seed=seed, name=name, **kwargs)
 
-    def integrate(self, geometry, q, state, force, h):
+    def integrate(self, geometry, q, state, force, h, noise):
         displacement = h * force
-        if self.temperature > 0:
-            displacement += (ops.sqrt(2.0 * h * self.temperature)
-                             * self.noise(q.shape, q.dtype))
+        if noise is not None:
+            displacement += ops.sqrt(2.0 * h * self.temperature) * noise
         q_new, _ = geometry.move(q, displacement, 1.0)
         return q_new, state

@@ -1,0 +1,36 @@
+"""The backend workarounds in `keras_constrained._ops` compute what they
+replace."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import to_numpy
+from keras_constrained import _ops
+
+# JAX computes in float32 unless x64 is enabled, which these tests leave be.
+FLOAT64 = pytest.param(
+    "float64", 1e-15, marks=pytest.mark.skipif(
+        keras.config.backend() == "jax", reason="JAX without x64"))
+
+
+@pytest.mark.parametrize("ours, exact", [(_ops.sin_of_angle, np.sin),
+                                         (_ops.cos_of_angle, np.cos)])
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 3e-7), FLOAT64])
+def test_sine_and_cosine_of_an_angle(ours, exact, dtype, tolerance):
+    x = np.linspace(-np.pi, np.pi, 100_001).astype(dtype)
+    y = to_numpy(ours(x))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, exact(x.astype("float64")), rtol=0,
+                               atol=tolerance)
+    assert np.abs(y).max() <= 1.0
+
+
+@pytest.mark.skipif(keras.config.backend() == "jax",
+                    reason="JAX without x64")
+def test_matmul_keeps_float64():
+    a = np.random.default_rng(0).normal(size=(3, 4))
+    b = np.random.default_rng(1).normal(size=(4, 2))
+    product = to_numpy(_ops.matmul(a, b))
+    assert product.dtype == "float64"
+    np.testing.assert_allclose(product, a @ b, rtol=1e-14)
