@@ -19,10 +19,30 @@ def _gram(a, b):
 
 def _polar_by_svd(m):
     """`U V^T` from the SVD, polished by one Newton-Schulz step (the SVD's
-    own rounding leaves `max|P^T P - I|` up to 3e-6 in float32)."""
+    own rounding leaves `max|P^T P - I|` up to 3e-6 in float32).
+
+    JAX's CPU SVD has been seen to return NaN for a well-conditioned
+    float32 matrix (like jax-ml/jax#22809); the factor is then taken from
+    the eigendecomposition of the small Gram matrix instead.
+    """
     u, _, vh = ops.svd(m, full_matrices=False)
     p = matmul(u, vh)
+    p = ops.cond(ops.all(ops.isfinite(p)), lambda: p,
+                 lambda: _polar_by_eigh(m))
     return p - 0.5 * matmul(p, _gram(p, p) - _identity(p))
+
+
+def _polar_by_eigh(m):
+    """`M (M^T M)^(-1/2)` by the eigendecomposition of `M^T M` (p x p).
+
+    Squares the condition number, so only a fallback; eigenvalues are
+    floored at the dtype's resolution times the largest (a rank-deficient
+    `m` has no unique polar factor anyway).
+    """
+    values, vectors = ops.eigh(_gram(m, m))
+    floor = ops.max(values) * float(keras.config.epsilon())
+    scale = ops.rsqrt(ops.maximum(values, floor))
+    return matmul(m, matmul(vectors * scale, ops.transpose(vectors)))
 
 
 def _identity(m):

@@ -200,3 +200,18 @@ def test_projection_fixes_every_singular_value_not_only_the_gram_entries():
     p = to_numpy(Orthogonal()(w.astype("float32"))).astype("float64")
     singular_values = np.linalg.svd(p, compute_uv=False)
     np.testing.assert_allclose(singular_values, 1.0, atol=1e-6)
+
+
+def test_a_nan_svd_falls_back_to_the_gram_eigendecomposition(monkeypatch):
+    # JAX's CPU SVD has returned NaN for well-conditioned float32 inputs;
+    # the projection must still give the polar factor.
+    def nan_svd(x, full_matrices=True, compute_uv=True):
+        u, s, vh = np.linalg.svd(keras.ops.convert_to_numpy(x),
+                                 full_matrices=full_matrices)
+        return np.full_like(u, np.nan), s, vh
+
+    monkeypatch.setattr(keras.ops, "svd", nan_svd)
+    w = np.random.default_rng(8).normal(size=(30, 12)).astype("float32")
+    p = to_numpy(Orthogonal()(w))  # far from the set: the SVD branch
+    np.testing.assert_allclose(p, numpy_polar(w), atol=2e-6)
+    assert numpy_violation(p) <= 1e-6
