@@ -28,14 +28,18 @@ a deliberately deep plain network:
 
 - a 20-layer MLP, 784 -> 20 x 128 (tanh) -> 10, on 10,000 Fashion-MNIST
   images;
-- the same optimizer for every run:
-  `kc.optimizers.UnderdampedLangevin(0.3, friction=1.0)` at temperature 0,
-  which on unconstrained weights is Keras' `SGD(learning_rate=0.078,
-  momentum=0.741)` (its docstring gives the mapping);
-- three runs: the Keras default initialization (`glorot_uniform`),
-  orthogonal initialization, and orthogonal initialization plus the
-  `Orthogonal` constraint on all 20 hidden kernels (the output layer stays
-  free, so the logits can grow as confident as they need).
+- the same optimizer for every run,
+  `kc.optimizers.UnderdampedLangevin(h, friction=1.0)` at temperature 0,
+  which on unconstrained weights is Keras' `SGD` with
+  `momentum = exp(-h)` and `learning_rate = h**2 (1 + momentum) / 2` (its
+  docstring gives the mapping), at two step sizes: `h = 0.1`
+  (`SGD(0.0095, momentum=0.905)`) and the paper's Fashion-MNIST step
+  `h = 0.3` (`SGD(0.078, momentum=0.741)`);
+- three models for each: the Keras default initialization
+  (`glorot_uniform`), orthogonal initialization, and orthogonal
+  initialization plus the `Orthogonal` constraint on all 20 hidden kernels
+  (the output layer stays free, so the logits can grow as confident as
+  they need).
 
 `kc.callbacks.GradientNormMonitor` records the norm of the loss gradient
 with respect to every kernel, on a fixed batch, before training and after
@@ -76,7 +80,7 @@ DEPTH = 20
 WIDTH = 128
 EPOCHS = 30
 BATCH_SIZE = 128
-STEP_SIZE = 0.3
+STEP_SIZES = (0.1, 0.3)
 FRICTION = 1.0
 SMOKE_TEST = bool(keras.config.max_steps_per_epoch())
 N_TRAIN = 512 if SMOKE_TEST else 10_000
@@ -105,7 +109,7 @@ y_test = y_test[:N_TEST]
 probe_x, probe_y = x_train[:512], y_train[:512]  # where gradients are taken
 
 """
-## The model and the three runs
+## The model and the runs
 """
 
 
@@ -120,11 +124,12 @@ def make_model(initializer, constrained):
                              keras.layers.Dense(10, name="logits")])
 
 
-RUNS = {
+MODELS = {
     "glorot init": ("glorot_uniform", False),
     "orthogonal init": ("orthogonal", False),
     "Orthogonal constraint": ("orthogonal", True),
 }
+RUNS = {(model, h): MODELS[model] for h in STEP_SIZES for model in MODELS}
 
 """
 ## Training
@@ -134,7 +139,7 @@ histories, monitors, models, seconds = {}, {}, {}, {}
 for name, (initializer, constrained) in RUNS.items():
     model = make_model(initializer, constrained)
     model.compile(
-        optimizer=kc.optimizers.UnderdampedLangevin(STEP_SIZE,
+        optimizer=kc.optimizers.UnderdampedLangevin(name[1],
                                                     friction=FRICTION),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"])
@@ -147,28 +152,33 @@ for name, (initializer, constrained) in RUNS.items():
     seconds[name] = time.perf_counter() - start
     histories[name], monitors[name], models[name] = (history.history, monitor,
                                                      model)
-    print(f"{name:>22}: {seconds[name]:6.1f} s, test accuracy "
+    print(f"{name[0]:>22}, h={name[1]}: {seconds[name]:6.1f} s, test "
+          f"accuracy "
           f"{history.history['val_accuracy'][-1]:.4f}, largest constraint "
           f"violation {max(history.history['max_violation']):.1e}")
 
 """
 ## Gradient norms across depth
 
-Left: before training. Right: after the last epoch. Layer 1 is the
-first hidden layer (farthest from the loss), 21 the output layer.
+Left: before training (the same for both step sizes). Middle and right:
+after the last epoch at each step size. Layer 1 is the first hidden layer
+(farthest from the loss), 21 the output layer.
 """
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
-for name, monitor in monitors.items():
+fig, axes = plt.subplots(1, 3, figsize=(18, 4.5), sharey=True)
+for (model_name, h), monitor in monitors.items():
     layers = np.arange(1, monitor.norms.shape[1] + 1)
-    axes[0].plot(layers, monitor.norms[0], "o-", label=name)
-    axes[1].plot(layers, monitor.norms[-1], "o-", label=name)
-for ax, when in zip(axes, ["before training",
-                           f"after epoch {monitors[name].epochs[-1]}"]):
+    if h == STEP_SIZES[0]:
+        axes[0].plot(layers, monitor.norms[0], "o-", label=model_name)
+    axes[1 + STEP_SIZES.index(h)].plot(layers, monitor.norms[-1], "o-",
+                                       label=model_name)
+titles = ["before training"] + [f"after {EPOCHS} epochs, h = {h}"
+                                for h in STEP_SIZES]
+for ax, title in zip(axes, titles):
     ax.set_yscale("log")
-    ax.set(xlabel="layer", ylabel="||dL / dkernel||", title=when)
+    ax.set(xlabel="layer", ylabel="||dL / dkernel||", title=title)
     ax.grid(alpha=0.3, which="both")
-axes[1].legend()
+axes[0].legend()
 fig.suptitle(f"{DEPTH}-layer tanh MLP on Fashion-MNIST, "
              f"{keras.config.backend()} backend")
 fig.tight_layout()
@@ -187,20 +197,22 @@ pixels, has another scale than the hidden activations), and the test
 accuracy.
 """
 
-fig, (ax_ratio, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
-for name, monitor in monitors.items():
+fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+for (model_name, h), monitor in monitors.items():
+    ax_ratio, ax_acc = axes[STEP_SIZES.index(h)]
     ax_ratio.plot(monitor.epochs, monitor.norms[:, 1] / monitor.norms[:, -2],
-                  label=name)
-    h = histories[name]
-    ax_acc.plot(np.arange(1, len(h["val_accuracy"]) + 1), h["val_accuracy"],
-                label=name)
-ax_ratio.set_yscale("log")
-ax_ratio.set(xlabel="epoch", ylabel="norm at layer 2 / norm at layer 20",
-             title="Gradient decay across the hidden layers")
-ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy")
-for ax in (ax_ratio, ax_acc):
-    ax.grid(alpha=0.3, which="both")
-ax_acc.legend()
+                  label=model_name)
+    accuracy = histories[model_name, h]["val_accuracy"]
+    ax_acc.plot(np.arange(1, len(accuracy) + 1), accuracy, label=model_name)
+for (ax_ratio, ax_acc), h in zip(axes, STEP_SIZES):
+    ax_ratio.set_yscale("log")
+    ax_ratio.set(xlabel="epoch", ylabel="norm at layer 2 / norm at layer 20",
+                 title=f"Gradient decay across the hidden layers, h = {h}")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy",
+               title=f"Test accuracy, h = {h}")
+    for ax in (ax_ratio, ax_acc):
+        ax.grid(alpha=0.3, which="both")
+axes[0, 1].legend()
 fig.tight_layout()
 fig.savefig("orthogonal_over_training.png", dpi=120)
 plt.close(fig)
@@ -215,7 +227,7 @@ constraint all of them stay at 1; without it, the spread shows how far
 training moved the kernels from where they started.
 """
 
-header = (f"{'run':>22} | {'train acc':>9} | {'test acc':>8} | "
+header = (f"{'run':>30} | {'train acc':>9} | {'test acc':>8} | "
           f"{'grad ratio 2/20 start':>21} | {'end':>7} | "
           f"{'hidden singular values':>22} | {'s/epoch':>7}")
 print(header)
@@ -227,10 +239,10 @@ for name, model in models.items():
     singular = np.concatenate([
         np.linalg.svd(keras.ops.convert_to_numpy(layer.kernel),
                       compute_uv=False) for layer in model.layers[:-1]])
-    print(f"{name:>22} | {train_acc:9.4f} | {h['val_accuracy'][-1]:8.4f} | "
+    print(f"{name[0] + ', h=' + str(name[1]):>30} | {train_acc:9.4f} | {h['val_accuracy'][-1]:8.4f} | "
           f"{norms[0, 1] / norms[0, -2]:21.3g} | "
           f"{norms[-1, 1] / norms[-1, -2]:7.3g} | "
-          f"{singular.min():10.3f} .. {singular.max():7.3f} | "
+          f"{singular.min():10.3g} .. {singular.max():7.3g} | "
           f"{seconds[name] / len(h['loss']):7.2f}")
 
 """

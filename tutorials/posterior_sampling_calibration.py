@@ -25,18 +25,20 @@ after `burn_in` steps it keeps the weights every `every` steps (at most
 `max_samples`, in memory or on disk), and its `predict` averages the
 members' predictive distributions.
 
-We train an MLP 784-256-10 on 10,000 Fashion-MNIST images three ways, with
-the same step size and friction:
+We train an MLP 784-256-10 on 10,000 Fashion-MNIST images with
+`UnderdampedLangevin` (the same step size and friction throughout), with
+and without `MagnitudeBound` on both kernels (the constrained model is
+c-CoLA-ud of Leimkuhler et al., ICML 2021), at three temperatures:
 
-1. **heavy ball, unconstrained**: `UnderdampedLangevin` at `T = 0` without
-   constraints (Keras' `SGD` with momentum, see the optimizer's docstring);
-2. **constrained, T = 0**: the same with `MagnitudeBound` on both kernels
-   (c-CoLA-ud of Leimkuhler et al., ICML 2021);
-3. **constrained, T = 1/N**: the same at temperature `1 / 10,000`, with a
-   `PosteriorSampler` collecting samples over the second half of training.
+- `T = 0`: no noise, an optimizer (Keras' `SGD` with momentum when
+  unconstrained, see the optimizer's docstring);
+- `T = 1/N = 1e-4`: the Bayesian posterior with a flat prior;
+- `T = 1e-5`: a "cold" posterior, ten times sharper.
 
-and compare accuracy, negative log-likelihood and the expected calibration
-error (ECE) of the three final networks and of the ensemble.
+At `T > 0` a `PosteriorSampler` collects samples over the second half of
+training. We compare accuracy, negative log-likelihood (NLL) and the
+expected calibration error (ECE) of every final network and every
+ensemble.
 """
 
 """
@@ -77,7 +79,7 @@ RADII = (0.05, 0.1)
 SMOKE_TEST = bool(keras.config.max_steps_per_epoch())
 N_TRAIN = 512 if SMOKE_TEST else 10_000
 N_TEST = 512 if SMOKE_TEST else 10_000
-TEMPERATURE = 1.0 / N_TRAIN
+TEMPERATURES = (0.0, 1e-5, 1e-4)
 STEPS_PER_EPOCH = -(-N_TRAIN // BATCH_SIZE)
 BURN_IN = 0 if SMOKE_TEST else STEPS_PER_EPOCH * EPOCHS // 2
 SAMPLE_EVERY = 1 if SMOKE_TEST else 32
@@ -121,32 +123,38 @@ def make_model(constrained):
     ])
 
 
-RUNS = {
-    "heavy ball, unconstrained": (False, 0.0),
-    "constrained, T=0": (True, 0.0),
-    f"constrained, T=1/{N_TRAIN}": (True, TEMPERATURE),
-}
+RUNS = [(constrained, temperature) for constrained in (False, True)
+        for temperature in TEMPERATURES]
 
-models, histories, seconds = {}, {}, {}
-sampler = kc.callbacks.PosteriorSampler(burn_in=BURN_IN, every=SAMPLE_EVERY,
-                                        max_samples=100)
-for name, (constrained, temperature) in RUNS.items():
+
+def run_name(constrained, temperature):
+    return (f"{'constrained' if constrained else 'unconstrained'}, "
+            f"T={temperature:g}")
+
+
+models, histories, samplers = {}, {}, {}
+for constrained, temperature in RUNS:
+    name = run_name(constrained, temperature)
     model = make_model(constrained)
     model.compile(
         optimizer=kc.optimizers.UnderdampedLangevin(
             STEP_SIZE, friction=FRICTION, temperature=temperature, seed=SEED),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"])
-    callbacks = [sampler] if temperature > 0 else []
+    callbacks = []
+    if temperature > 0:
+        samplers[name] = kc.callbacks.PosteriorSampler(
+            burn_in=BURN_IN, every=SAMPLE_EVERY, max_samples=100)
+        callbacks.append(samplers[name])
     start = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=BATCH_SIZE,
                         epochs=EPOCHS, validation_data=(x_test, y_test),
                         callbacks=callbacks, verbose=0)
-    seconds[name] = time.perf_counter() - start
     models[name], histories[name] = model, history.history
-    print(f"{name:>26}: {seconds[name]:6.1f} s, final test accuracy "
-          f"{history.history['val_accuracy'][-1]:.4f}")
-print(f"The sampler kept {len(sampler)} samples.")
+    print(f"{name:>28}: {time.perf_counter() - start:6.1f} s, final test "
+          f"accuracy {history.history['val_accuracy'][-1]:.4f}")
+print("Samples kept:", {name: len(sampler)
+                        for name, sampler in samplers.items()})
 
 """
 ## Calibration
@@ -174,27 +182,36 @@ def reliability(probabilities, labels, bins=15):
     return conf, acc, float(np.sum(weight * np.abs(conf - acc)))
 
 
-predictions = {name: softmax(np.asarray(model.predict(x_test, verbose=0),
-                                        dtype="float64"))
-               for name, model in models.items()}
-predictions[f"ensemble of {len(sampler)} samples"] = sampler.predict(
-    x_test, from_logits=True)
+single = {name: softmax(np.asarray(model.predict(x_test, verbose=0),
+                                   dtype="float64"))
+          for name, model in models.items()}
+ensemble = {name: sampler.predict(x_test, from_logits=True)
+            for name, sampler in samplers.items()}
 
-fig, ax = plt.subplots(figsize=(6, 6))
-ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="calibrated")
-rows = []
-for name, p in predictions.items():
-    conf, acc, ece = reliability(p, y_test)
-    ax.plot(conf, acc, "o-", label=f"{name} (ECE {ece:.3f})")
-    nll = -np.mean(np.log(p[np.arange(len(y_test)), y_test] + 1e-12))
-    rows.append((name, np.mean(p.argmax(-1) == y_test), nll, ece))
-ax.set(xlabel="confidence", ylabel="accuracy",
-       title="Reliability on the test set")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharey=True)
+for ax, constrained in zip(axes, (False, True)):
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="calibrated")
+    for temperature in TEMPERATURES:
+        name = run_name(constrained, temperature)
+        label, p = ((f"T={temperature:g}, one network", single[name])
+                    if temperature == 0 else
+                    (f"T={temperature:g}, ensemble", ensemble[name]))
+        conf, acc, ece = reliability(p, y_test)
+        ax.plot(conf, acc, "o-", label=f"{label} (ECE {ece:.3f})")
+    ax.set(xlabel="confidence", ylabel="accuracy",
+           title="with MagnitudeBound" if constrained else "unconstrained")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+fig.suptitle("Reliability on the test set")
 fig.tight_layout()
 fig.savefig("posterior_reliability.png", dpi=120)
 plt.close(fig)
+
+
+def scores(p):
+    nll = -np.mean(np.log(p[np.arange(len(y_test)), y_test] + 1e-12))
+    return np.mean(p.argmax(-1) == y_test), nll, reliability(p, y_test)[2]
+
 
 """
 ![reliability](posterior_reliability.png)
@@ -203,14 +220,15 @@ The test loss of each run over training, for context: the ensemble's
 members are drawn from the second half.
 """
 
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(8, 4.5))
 for name, h in histories.items():
     ax.plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], label=name)
 ax.axvline(BURN_IN / STEPS_PER_EPOCH, color="gray", linestyle=":",
            label="sampling starts")
-ax.set(xlabel="epoch", ylabel="test loss", title="Test loss")
+ax.set(xlabel="epoch", ylabel="test loss",
+       title="Test loss of the network being trained")
 ax.grid(alpha=0.3)
-ax.legend()
+ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig("posterior_test_loss.png", dpi=120)
 plt.close(fig)
@@ -221,12 +239,17 @@ plt.close(fig)
 ## Summary
 """
 
-header = (f"{'predictor':>30} | {'test acc':>8} | {'test NLL':>8} | "
-          f"{'ECE':>6}")
+header = (f"{'run':>28} | {'one network: acc':>16} | {'NLL':>6} | "
+          f"{'ECE':>6} || {'ensemble: acc':>13} | {'NLL':>6} | {'ECE':>6}")
 print(header)
 print("-" * len(header))
-for name, accuracy, nll, ece in rows:
-    print(f"{name:>30} | {accuracy:8.4f} | {nll:8.4f} | {ece:6.4f}")
+for name in models:
+    acc, nll, ece = scores(single[name])
+    row = f"{name:>28} | {acc:16.4f} | {nll:6.4f} | {ece:6.4f} || "
+    if name in ensemble:
+        acc, nll, ece = scores(ensemble[name])
+        row += f"{acc:13.4f} | {nll:6.4f} | {ece:6.4f}"
+    print(row)
 
 """
 ## What our run shows
