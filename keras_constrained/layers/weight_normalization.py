@@ -112,17 +112,18 @@ class WeightNormalization(keras.layers.Wrapper):
         def values(variables):
             return [replacements.get(id(v), v.value) for v in variables]
 
-        outputs, _, losses = self.layer.stateless_call(
+        outputs, _ = self.layer.stateless_call(
             values(self.layer.trainable_variables),
-            values(self.layer.non_trainable_variables), inputs,
-            return_losses=True)
-        return outputs, losses
+            values(self.layer.non_trainable_variables), inputs)
+        return outputs
 
     def call(self, inputs):
-        outputs, losses = self._call_with(
+        outputs = self._call_with(
             inputs, {id(self.layer.kernel): self.normalized_kernel()})
-        for loss in losses:
-            self.add_loss(loss)
+        # `stateless_call` runs `layer.call`, not `layer.__call__`, which
+        # would add the activity regularization.
+        if self.layer.activity_regularizer is not None:
+            self.add_loss(self.layer.activity_regularizer(outputs))
         return outputs
 
     def initialize(self, inputs):
@@ -139,7 +140,7 @@ class WeightNormalization(keras.layers.Wrapper):
         # activation off for this one eager call.
         activation, layer.activation = layer.activation, None
         try:
-            t, _ = self._call_with(inputs, replacements)
+            t = self._call_with(inputs, replacements)
         finally:
             layer.activation = activation
         channels_first = getattr(layer, "data_format", None) \
