@@ -38,3 +38,21 @@ def median_seconds(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_median_seconds(fns, repeats):
+    """Median wall time of each of `fns` (a dict name -> fn), timed in
+    turns: one call of each per round, after one warm-up call of each.
+
+    Taking turns spreads a busy spell of a shared machine over all of them,
+    so their ratios stay fair. Each `fn` must force completion of its work.
+    """
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
