@@ -298,8 +298,8 @@ KERAS_BACKEND=jax python batchless_normalization.py
 ```
 
 on 2 CPU cores shared with other work (17 minutes of wall time, so the
-`time s` column says little). Two runs gave the same table to the last
-digit. Its table:
+`time s` column says little). An earlier run without the `fit acc` column
+gave the same accuracies and memory to the last digit. Its table:
 
 ```
 batch |          normalization | test acc | train acc | fit acc | step MiB |  time s
