@@ -41,7 +41,9 @@ class WeightNormalization(keras.layers.Wrapper):
     a compiled train step portably.
 
     The wrapped layer's other state is used read-only, and layers with
-    quantized or LoRA kernels are not supported.
+    quantized or LoRA kernels are not supported. No unit's `v` may be zero
+    (its direction is undefined); Keras' random kernel initializers never
+    give one.
 
     Args:
         layer: a `keras.layers.Dense`, `Conv1D`, `Conv2D`, `Conv3D` or
