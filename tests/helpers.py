@@ -73,3 +73,35 @@ def run_steps(model, steps):
     """`steps` optimizer steps through `model.fit` (compiled as usual)."""
     x = np.zeros((steps, 1), "float32")
     model.fit(x, batch_size=1, epochs=1, verbose=0, shuffle=False)
+
+
+def gradients(fn, variables):
+    """Gradients of the scalar `fn()` with respect to Keras `variables`, as
+    NumPy arrays (zeros for the variables `fn` does not depend on).
+
+    `fn` may read layer losses (`layer.losses`): under JAX it runs in a
+    stateless scope that collects them.
+    """
+    backend = keras.config.backend()
+    if backend == "jax":
+        import jax
+
+        def value(values):
+            with keras.StatelessScope(list(zip(variables, values)),
+                                      collect_losses=True):
+                return fn()
+
+        grads = jax.grad(value)([v.value for v in variables])
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = fn()
+        grads = tape.gradient(loss, [v.value for v in variables],
+                              unconnected_gradients="zero")
+    else:
+        import torch
+
+        grads = torch.autograd.grad(fn(), [v.value for v in variables],
+                                    allow_unused=True, materialize_grads=True)
+    return [to_numpy(g) for g in grads]

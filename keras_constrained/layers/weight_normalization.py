@@ -1,0 +1,163 @@
+"""Weight normalization (Salimans and Kingma, arXiv:1602.07868): a kernel
+reparametrized as `w = g * v / ||v||` per output unit.
+
+The wrapper owns `g` and uses the wrapped layer's own kernel variable as `v`.
+In `call` it computes `w` and runs the wrapped layer statelessly with `w` in
+place of its kernel (`Layer.stateless_call`), so gradients flow through
+`g * v / ||v||` into `g` and `v` on every backend and under `jit`; the kernel
+variable itself is never overwritten.
+"""
+
+import keras
+from keras import ops
+
+SUPPORTED = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+             keras.layers.Conv3D, keras.layers.Conv1DTranspose,
+             keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
+TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+              keras.layers.Conv3DTranspose)
+
+
+@keras.saving.register_keras_serializable(package="keras_constrained")
+class WeightNormalization(keras.layers.Wrapper):
+    """Trains a Dense or Conv layer's kernel as `w = g * v / ||v||`.
+
+    Each output unit (Dense) or output channel (Conv) has its own gain `g`,
+    and `||v||` is the norm of its incoming weights: over all kernel axes
+    but the output-channel axis (the last one; the second-to-last for
+    `Conv*Transpose`). This decouples the length of each weight vector from
+    its direction, which conditions gradient descent better, at the cost of
+    one norm per unit per step and with no dependence on the batch.
+
+    At build `g` is set to `||v||`, so the wrapped layer starts computing
+    exactly what it computed before. With `data_init=True`,
+    `keras_constrained.layers.initialize_from_data(model, x)` (or the
+    layer's own `initialize(inputs)`) then applies the paper's data-dependent
+    initialization: on a sample of inputs it sets `g = 1 / std(t)` and the
+    bias to `-mean(t) / std(t)`, where `t` is the pre-activation computed
+    with `v / ||v||`, so that every unit's pre-activation has zero mean and
+    unit variance on that sample. It is an explicit call, once, before
+    training, because a one-time data-dependent assignment cannot run inside
+    a compiled train step portably.
+
+    The wrapped layer's other state is used read-only, and layers with
+    quantized or LoRA kernels are not supported. No unit's `v` may be zero
+    (its direction is undefined); Keras' random kernel initializers never
+    give one.
+
+    Args:
+        layer: a `keras.layers.Dense`, `Conv1D`, `Conv2D`, `Conv3D` or
+            `Conv*Transpose` layer (or a subclass).
+        data_init: whether `initialize_from_data` applies the data-dependent
+            initialization to this layer.
+        **kwargs: base `Layer` arguments (`name`, ...).
+
+    Example:
+
+    ```python
+    model = keras.Sequential([
+        keras.Input((8, 8, 3)),
+        keras_constrained.layers.WeightNormalization(
+            keras.layers.Conv2D(4, 3, activation="relu")),
+        keras.layers.Flatten(),
+        keras_constrained.layers.WeightNormalization(keras.layers.Dense(2)),
+    ])
+    x = numpy.random.normal(size=(16, 8, 8, 3))
+    keras_constrained.layers.initialize_from_data(model, x)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True))
+    model.fit(x, numpy.zeros(16), batch_size=8, verbose=0)
+    ```
+    """
+
+    def __init__(self, layer, data_init=True, **kwargs):
+        if not isinstance(layer, SUPPORTED):
+            raise ValueError(
+                "`layer` must be a Dense, Conv1D/2D/3D or "
+                "Conv1D/2D/3DTranspose layer (a layer with a kernel whose "
+                "output-channel axis is known); received "
+                f"layer={layer!r}.")
+        super().__init__(layer, **kwargs)
+        self.data_init = bool(data_init)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        kernel = self.layer.kernel
+        if not isinstance(kernel, keras.Variable):
+            raise ValueError(
+                f"`layer`={self.layer.name!r} has a computed kernel (LoRA or "
+                "quantization); WeightNormalization needs a plain kernel "
+                "variable.")
+        rank = len(kernel.shape)
+        out_axis = rank - 2 if isinstance(self.layer, TRANSPOSED) else rank - 1
+        self._norm_axes = [a for a in range(rank) if a != out_axis]
+        self._gain_shape = [kernel.shape[a] if a == out_axis else 1
+                            for a in range(rank)]
+        self.g = self.add_weight(shape=(kernel.shape[out_axis],), name="g",
+                                 initializer="ones", dtype=kernel.dtype)
+        self.g.assign(ops.reshape(self._norm(kernel), self.g.shape))
+
+    def _norm(self, v):
+        return ops.sqrt(ops.sum(ops.square(v), axis=self._norm_axes,
+                                keepdims=True))
+
+    def _direction(self, v):
+        return v / self._norm(v)
+
+    def normalized_kernel(self):
+        """The kernel the wrapped layer computes with, `g * v / ||v||`."""
+        v = self.layer.kernel
+        return ops.reshape(self.g, self._gain_shape) * self._direction(v)
+
+    def _call_with(self, inputs, replacements):
+        """Runs the wrapped layer with some variables' values replaced."""
+        def values(variables):
+            return [replacements.get(id(v), v.value) for v in variables]
+
+        outputs, _ = self.layer.stateless_call(
+            values(self.layer.trainable_variables),
+            values(self.layer.non_trainable_variables), inputs)
+        return outputs
+
+    def call(self, inputs):
+        outputs = self._call_with(
+            inputs, {id(self.layer.kernel): self.normalized_kernel()})
+        # `stateless_call` runs `layer.call`, not `layer.__call__`, which
+        # would add the activity regularization.
+        if self.layer.activity_regularizer is not None:
+            self.add_loss(self.layer.activity_regularizer(outputs))
+        return outputs
+
+    def initialize(self, inputs):
+        """Data-dependent initialization on `inputs`, a sample of this
+        layer's inputs: sets `g` and the bias so that every unit's
+        pre-activation has zero mean and unit variance on it. A unit whose
+        pre-activation is constant on the sample gets `g = 1`."""
+        layer = self.layer
+        replacements = {id(layer.kernel): self._direction(layer.kernel)}
+        if layer.use_bias:
+            replacements[id(layer.bias)] = ops.zeros(layer.bias.shape,
+                                                layer.bias.dtype)
+        # The statistics are those of the pre-activation: switch the
+        # activation off for this one eager call.
+        activation, layer.activation = layer.activation, None
+        try:
+            t = self._call_with(inputs, replacements)
+        finally:
+            layer.activation = activation
+        channels_first = getattr(layer, "data_format", None) \
+            == "channels_first"
+        channel_axis = 1 if channels_first else len(t.shape) - 1
+        shared = [a for a in range(len(t.shape)) if a != channel_axis]
+        std = ops.sqrt(ops.var(t, axis=shared))
+        inverse_std = ops.where(std > 0, 1 / ops.where(std > 0, std, 1), 1)
+        self.g.assign(ops.cast(inverse_std, self.g.dtype))
+        if layer.use_bias:
+            layer.bias.assign(ops.cast(
+                -ops.mean(t, axis=shared) * inverse_std, layer.bias.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "data_init": self.data_init}
