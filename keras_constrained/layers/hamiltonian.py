@@ -277,8 +277,8 @@ class Hamiltonian(keras.layers.Layer):
                            self._constant(self.j_matrix))
         if self.integrator == "semi_implicit" and self.X is not None:
             X = self._constant(self.X)
-            return ops.stack([ops.einsum("jkl,lm->jkm", kernel[:, 0], X),
-                              ops.einsum("jkl,ml->jkm", kernel[:, 1], X)], 1)
+            return ops.stack([ops.einsum("jkl,ml->jkm", kernel[:, 0], X),
+                              ops.einsum("jkl,lm->jkm", kernel[:, 1], X)], 1)
         return kernel
 
     def states(self, inputs):
