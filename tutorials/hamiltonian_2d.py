@@ -184,14 +184,16 @@ plt.close(fig)
 sample, the spectral norm of `d y_N / d y_{N-l}` for `l = 1..N`, from the
 closed-form Jacobians of the layers (no autodiff, so it runs on every
 backend). We compare the trained deepest H1 and H2 on the swiss roll with
-a residual MLP of the same depth and state, `y_{j+1} = y_j + h tanh(W_j
-y_j + c_j)` (Dense layers, Glorot initialization, same training), whose
-step Jacobian `I + h diag(tanh') W_j^T` we compute in NumPy from its
+two MLPs of the same depth and state width (Dense layers, Glorot
+initialization, same training): a residual one, `y_{j+1} = y_j + h
+tanh(W_j y_j + c_j)`, and a plain one, `y_{j+1} = tanh(W_j y_j + c_j)` (the
+paper's vanishing-gradient example). Their step Jacobians, `I + h
+diag(tanh') W_j^T` and `diag(tanh') W_j^T`, we compute in NumPy from the
 intermediate states.
 """
 
 
-def residual_mlp(depth, seed=0):
+def mlp(depth, residual, seed=0):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((2,))
     # The same zero padding as the H-DNN: y_0 = (x_1, 0, 0, x_2).
@@ -202,25 +204,29 @@ def residual_mlp(depth, seed=0):
     states = [y]
     for _ in range(depth):
         step = keras.layers.Dense(STATE_SIZE, activation="tanh")(y)
-        y = keras.layers.Add()([y, keras.layers.Rescaling(
-            FINAL_TIME / depth)(step)])
+        if residual:
+            step = keras.layers.Add()([y, keras.layers.Rescaling(
+                FINAL_TIME / depth)(step)])
+        y = step
         states.append(y)
     outputs = keras.layers.Dense(1, kernel_initializer="zeros")(y)
     return keras.Model(inputs, outputs), keras.Model(inputs, states)
 
 
-def mlp_sensitivity_norms(state_model, x, depth):
+def mlp_sensitivity_norms(state_model, x, depth, residual):
     """Per-sample ||d y_N / d y_{N-l}||, l = 1..depth, in NumPy."""
     states = [keras.ops.convert_to_numpy(s) for s in state_model(x)]
     dense = [layer for layer in state_model.layers
              if isinstance(layer, keras.layers.Dense) and layer.trainable]
-    h = FINAL_TIME / depth
+    h = FINAL_TIME / depth if residual else 1.0
     product = np.eye(STATE_SIZE)[None].repeat(len(x), 0)
     norms = []
     for j in range(depth - 1, -1, -1):
         w, c = (keras.ops.convert_to_numpy(v) for v in dense[j].weights)
         d = 1 - np.tanh(states[j] @ w + c) ** 2
-        step = np.eye(STATE_SIZE) + h * d[:, :, None] * w.T[None]
+        step = h * d[:, :, None] * w.T[None]
+        if residual:
+            step = step + np.eye(STATE_SIZE)
         product = product @ step
         norms.append(np.linalg.norm(product, 2, axis=(1, 2)))
     return np.stack(norms, -1)
@@ -229,13 +235,16 @@ def mlp_sensitivity_norms(state_model, x, depth):
 name = "swiss roll"
 (x_train, y_train), (x_test, y_test) = DATASETS[name][0](
     n_train=N_POINTS, n_test=N_POINTS, seed=0)
-mlp, mlp_states = residual_mlp(deepest)
-mlp_accuracy = train(mlp, x_train, y_train, x_test, y_test)
 probe = x_test[:200]
 curves = {label: keras.ops.convert_to_numpy(sensitivity_norms(
               models[name, label, deepest].get_layer("hdnn"), probe))
           for label in INTEGRATORS}
-curves["residual MLP"] = mlp_sensitivity_norms(mlp_states, probe, deepest)
+mlp_accuracy = {}
+for label, residual in [("residual MLP", True), ("plain MLP", False)]:
+    model, state_model = mlp(deepest, residual)
+    mlp_accuracy[label] = train(model, x_train, y_train, x_test, y_test)
+    curves[label] = mlp_sensitivity_norms(state_model, probe, deepest,
+                                          residual)
 
 fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
 for label, norms in curves.items():
@@ -271,8 +280,9 @@ for name in DATASETS:
     for label in INTEGRATORS:
         print(f"{name:>14} {label:>3} " + " ".join(
             f"{results[name, label, depth]:7.3f}" for depth in DEPTHS))
-print(f"\nswiss roll, residual MLP of depth {deepest}: test accuracy "
-      f"{mlp_accuracy:.3f}")
+for label, accuracy in mlp_accuracy.items():
+    print(f"swiss roll, {label} of depth {deepest}: test accuracy "
+          f"{accuracy:.3f}")
 for label, norms in curves.items():
     print(f"min sensitivity norm, {label:>12}: {norms.min():.3g} "
           f"(median at l={deepest}: {np.median(norms[:, -1]):.3g})")
