@@ -154,6 +154,10 @@ class Hamiltonian(keras.layers.Layer):
                 raise ValueError("`J` must be 'J1', 'J2' or skew-symmetric "
                                  "(J == -J^T); received a J with "
                                  f"max|J + J^T| = {np.abs(J + J.T).max():g}.")
+        if not (isinstance(J, str) and J == "J1") and (
+                integrator != "forward_euler"):
+            raise ValueError("`J` applies only to integrator='forward_euler'"
+                             f"; received J with integrator={integrator!r}.")
         if X is not None and integrator != "semi_implicit":
             raise ValueError("`X` applies only to integrator='semi_implicit';"
                              f" received X with integrator={integrator!r}.")
@@ -168,8 +172,9 @@ class Hamiltonian(keras.layers.Layer):
                 f"`state_size` must be even for integrator={integrator!r} "
                 f"(the state splits into halves p, q); received "
                 f"state_size={state_size}.")
-        smoothness = float(smoothness)
-        if not smoothness >= 0:
+        if (isinstance(smoothness, bool)
+                or not isinstance(smoothness, (int, float, np.number))
+                or not smoothness >= 0):
             raise ValueError("`smoothness` must be a non-negative number; "
                              f"received smoothness={smoothness!r}.")
         self.depth = int(depth)
@@ -183,7 +188,7 @@ class Hamiltonian(keras.layers.Layer):
                               else [int(i) for i in input_indices])
         self.kernel_mask = (None if kernel_mask is None
                             else SparsityMask(kernel_mask).mask)
-        self.smoothness = smoothness
+        self.smoothness = float(smoothness)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer or keras.initializers.RandomNormal(stddev=1.0))
         self.bias_initializer = keras.initializers.get(

@@ -244,6 +244,7 @@ def test_save_and_load_round_trip(tmp_path):
     ({"kernel_mask": np.full((2, 2), 2)}, 4, "mask"),
     ({"kernel_mask": np.eye(2), "X": np.ones((2, 2))}, 4, "`X`"),
     ({"X": np.eye(2), "integrator": "forward_euler"}, 4, "`X`"),
+    ({"J": "J2"}, 4, "`J`"),
     ({"integrator": "leapfrog"}, 4, "integrator"),
     ({"activation": "gelu"}, 4, "activation"),
     ({"depth": 0}, 4, "depth"),
