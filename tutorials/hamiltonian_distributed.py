@@ -143,6 +143,16 @@ plt.close(fig)
 Train and test accuracy, the number of nonzero kernel weights, and the
 smallest sensitivity norm `||d y_N / d y_{N-l}||` over 200 test samples and
 all `l` (at least 1 for both: the mask does not touch the guarantee).
+A full run (JAX backend, CPU) printed:
+
+```
+         network  train   test  nonzeros  min norm
+            ring  1.000  1.000       384     1.585
+ fully connected  1.000  1.000      1024     1.194
+```
+
+On double moons the ring network, with 38% of the kernel weights and only
+neighbour-to-neighbour messages, matches the fully connected one.
 """
 
 print(f"\n{'network':>16} {'train':>6} {'test':>6} {'nonzeros':>9} "
