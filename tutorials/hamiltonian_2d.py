@@ -264,14 +264,41 @@ plt.close(fig)
 ![sensitivity norms](hamiltonian_2d_sensitivity_norms.png)
 
 The H2 band stays above 1 for every sample and every `l`, as the theory
-says; H1 has no such guarantee. The shaded bands go from the smallest to
-the largest of 200 test samples.
+says; H1 has no such guarantee (here it stays near 1 too). The plain MLP's
+sensitivities vanish: about 1e-11 after 64 layers, and it does not learn
+at all (test accuracy 0.50). The residual MLP with the small step
+`h = 4/64` does not vanish either. No norm explodes with this short final
+time `T = 4`: the growth to about 10-20 is what the smoothness
+regularizer and a bounded `T` keep in check. The shaded bands go from the
+smallest to the largest of 200 test samples.
 
 ## Summary
 
 Test accuracy (4000 test points) per data set, network and depth, and the
 smallest sensitivity norm over samples and `l` of the deepest trained
-networks.
+networks. A full run (JAX backend, CPU, about 15 minutes on a shared
+2-core machine) printed:
+
+```
+      data set net     N=4    N=16    N=64
+    swiss roll  H1   0.904   0.994   0.999
+    swiss roll  H2   0.671   0.821   1.000
+double circles  H1   0.798   0.980   0.980
+double circles  H2   0.905   0.944   0.960
+  double moons  H1   0.999   1.000   1.000
+  double moons  H2   0.986   1.000   1.000
+swiss roll, residual MLP of depth 64: test accuracy 0.982
+swiss roll, plain MLP of depth 64: test accuracy 0.498
+min sensitivity norm,           H1: 1 (median at l=64: 14.5)
+min sensitivity norm,           H2: 1.02 (median at l=64: 20.5)
+min sensitivity norm, residual MLP: 1 (median at l=64: 15)
+min sensitivity norm,    plain MLP: 4.08e-12 (median at l=64: 4.74e-11)
+```
+
+Depth helps both H-DNNs; at depth 64 both fit every set, and H2 with
+its guarantee is the best on the swiss roll. These are single runs with
+one seed and joint training (not the paper's per-batch classifier refit),
+so differences of a point or two are noise.
 """
 
 print(f"\n{'data set':>14} {'net':>3} " + " ".join(

@@ -47,18 +47,15 @@ print("Keras", keras.__version__, "with the", keras.config.backend(),
 
 """
 Settings. The H-DNN is an H2 (semi-implicit) network of depth 4 with
-`h = 0.5`; Adam with learning rate 1e-3, batch 100, 3 epochs on the first
-20,000 training images, tested on the whole 10,000-image test split (the
-paper trains 10 epochs on all 60,000 with a decaying learning rate of
-0.04; we keep the run to a few minutes of a shared 2-core CPU: set
-`N_TRAIN = 60_000` and `EPOCHS = 10` for the paper's budget). The smoke
-mode (`KERAS_MAX_STEPS_PER_EPOCH` set) uses 500 training and 500 test
-images.
+`h = 0.5`; Adam with learning rate 1e-3, batch 100, 5 epochs on the 60,000
+training images, tested on the 10,000 test images (the paper trains 10
+epochs with a decaying learning rate of 0.04; we keep the run to a few
+minutes of a shared 2-core CPU). The smoke mode
+(`KERAS_MAX_STEPS_PER_EPOCH` set) uses 500 training and 500 test images.
 """
 
 SMOKE_TEST = bool(keras.config.max_steps_per_epoch())
-N_TRAIN = 20_000
-EPOCHS = 3
+EPOCHS = 5
 DEPTH = 4
 STEP_SIZE = 0.5
 BATCH_SIZE = 100
@@ -73,7 +70,6 @@ package's files.
 
 (x_train, y_train), (x_test, y_test) = (
     keras_constrained.datasets.load_fashion_mnist())
-x_train, y_train = x_train[:N_TRAIN], y_train[:N_TRAIN]
 if SMOKE_TEST:
     x_train, y_train, x_test, y_test = (x_train[:500], y_train[:500],
                                         x_test[:500], y_test[:500])
@@ -134,7 +130,17 @@ plt.close(fig)
 
 Parameters, final train and test accuracy, and training time (wall clock on
 a shared machine: only a rough guide; see `benchmarks/hamiltonian.py` for
-step-time ratios).
+step-time ratios). A full run (JAX backend, on a CPU shared with other
+jobs) printed:
+
+```
+                 model  params  train   test  seconds
+  conv + H-DNN + dense   62970 0.9048 0.8698      162
+          conv + dense   62810 0.8618 0.8369       37
+```
+
+With 160 more parameters (the 4 steps' `K_p`, `K_q`, `b`), the per-pixel
+H-DNN adds 3.3 points of test accuracy after 5 epochs.
 """
 
 print(f"\n{'model':>22} {'params':>7} {'train':>6} {'test':>6} "
