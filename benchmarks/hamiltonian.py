@@ -14,7 +14,9 @@ with the default `jit_compile="auto"`) of these models, all
 
 The last column, H / residual, is the cost of the H-DNN against the
 equal-size residual stack (the target is at most 1.5). Each time is the
-median of `--repeats` steps after one warm-up (compiling) step.
+median of `--repeats` steps after one warm-up (compiling) step; the four
+models' steps are timed in interleaved rounds, so that a changing load on
+a shared machine affects them alike.
 
 Run (a minute or two per backend on 2 CPU cores):
 
@@ -24,10 +26,10 @@ Run (a minute or two per backend on 2 CPU cores):
 """
 
 import argparse
+import time
 
 import keras
 import numpy as np
-from timing import median_seconds
 
 from keras_constrained.layers import Hamiltonian
 
@@ -59,13 +61,30 @@ def make_model(block, depth):
     return model
 
 
-def step_ms(block, depth, repeats):
+def train_step(block, depth):
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(BATCH, 28, 28, 1)).astype("float32")
     y = rng.integers(0, 10, BATCH)
     model = make_model(block, depth)
     # `train_on_batch` returns the loss as a Python float: it has waited.
-    return 1e3 * median_seconds(lambda: model.train_on_batch(x, y), repeats)
+    return lambda: model.train_on_batch(x, y)
+
+
+def interleaved_ms(steps, repeats):
+    """Median ms of each step, timed in rounds (one call of each step per
+    round) so that a changing machine load slows all of them alike;
+    `timing.median_seconds` times one function at a time."""
+    for step in steps:
+        step()  # warm-up: compiles
+    rounds = []
+    for _ in range(repeats):
+        row = []
+        for step in steps:
+            start = time.perf_counter()
+            step()
+            row.append(1e3 * (time.perf_counter() - start))
+        rounds.append(row)
+    return np.median(rounds, axis=0)
 
 
 def main():
@@ -76,19 +95,18 @@ def main():
                         help="depths of the residual stack and the H-DNN")
     args = parser.parse_args()
 
-    base = step_ms(None, 0, args.repeats)
     print(f"backend={keras.backend.backend()}  batch={BATCH}  "
-          f"width={WIDTH}  repeats={args.repeats}  base (conv + dense) "
-          f"{base:.2f} ms\nratios = step time / base step time")
+          f"width={WIDTH}  repeats={args.repeats}\n"
+          "ratios = step time / base (conv + dense) step time")
     print(f"{'depth':>5} {'residual':>9} {'H1':>7} {'H2':>7} "
-          f"{'H1/res':>7} {'H2/res':>7}")
+          f"{'H1/res':>7} {'H2/res':>7} {'base ms':>8}")
     for depth in args.depths:
-        residual, h1, h2 = (step_ms(block, depth, args.repeats)
-                            for block in ("residual", "forward_euler",
-                                          "semi_implicit"))
+        steps = [train_step(block, depth) for block in
+                 (None, "residual", "forward_euler", "semi_implicit")]
+        base, residual, h1, h2 = interleaved_ms(steps, args.repeats)
         print(f"{depth:5d} {residual / base:9.2f} {h1 / base:7.2f} "
-              f"{h2 / base:7.2f} {h1 / residual:7.2f} {h2 / residual:7.2f}",
-              flush=True)
+              f"{h2 / base:7.2f} {h1 / residual:7.2f} {h2 / residual:7.2f}"
+              f" {base:8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -286,8 +286,9 @@ class Hamiltonian(keras.layers.Layer):
                               ops.einsum("jkl,lm->jkm", kernel[:, 1], X)], 1)
         return kernel
 
-    def states(self, inputs):
-        """The list of states `y_0, ..., y_N` (each of shape `(..., n)`)."""
+    def states(self, inputs, every_step=True):
+        """The states `y_0, ..., y_N` (each of shape `(..., n)`), or only
+        `[y_N]` if not `every_step` (then `p`, `q` are joined only once)."""
         act = _ACTIVATIONS[self.activation][0]
         h = self.step_size
         kernel = self._kernel()
@@ -296,6 +297,7 @@ class Hamiltonian(keras.layers.Layer):
         m = self.n // 2
         y = self.embed(inputs)
         ys = [y]
+        p, q = y[..., :m], y[..., m:]
         for j in range(self.depth):
             if self.integrator == "forward_euler":
                 z = ops.einsum("...i,ki->...k", y, kernel[j]) + bias[j]
@@ -304,23 +306,23 @@ class Hamiltonian(keras.layers.Layer):
                 y = y + h * act(ops.einsum("...i,ki->...k", y, kernel[j])
                                 + bias[j])
             elif self.integrator == "semi_implicit":
-                p, q = y[..., :m], y[..., m:]
                 s = act(ops.einsum("...i,ki->...k", q, kernel[j, 1])
                         + bias[j, m:])
                 p = p - h * ops.einsum("...k,km->...m", s, out[j, 1])
                 s = act(ops.einsum("...i,ki->...k", p, kernel[j, 0])
                         + bias[j, :m])
                 q = q + h * ops.einsum("...k,km->...m", s, out[j, 0])
-                y = ops.concatenate([p, q], axis=-1)
             else:  # hamiltonian_inspired
-                p, q = y[..., :m], y[..., m:]
                 p = p + h * act(ops.einsum("...i,ki->...k", q, kernel[j])
                                 + bias[j, :m])
                 q = q + h * act(-ops.einsum("...i,ik->...k", p, kernel[j])
                                 + bias[j, m:])
+            if self.integrator in _SPLIT and (
+                    every_step or j == self.depth - 1):
                 y = ops.concatenate([p, q], axis=-1)
-            ys.append(y)
-        return ys
+            if every_step:
+                ys.append(y)
+        return ys if every_step else [y]
 
     def smoothness_penalty(self):
         """`h * sum_j (||K_{j+1} - K_j||^2 + ||b_{j+1} - b_j||^2)`."""
@@ -337,7 +339,7 @@ class Hamiltonian(keras.layers.Layer):
             self.add_loss(self.smoothness * self.smoothness_penalty())
         # 2-D matrix products are the fastest on every backend.
         flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1]))
-        return ops.reshape(self.states(flat)[-1],
+        return ops.reshape(self.states(flat, every_step=False)[0],
                            (*ops.shape(inputs)[:-1], self.n))
 
     def step_jacobians(self, inputs):
