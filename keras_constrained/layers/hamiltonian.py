@@ -273,8 +273,7 @@ class Hamiltonian(keras.layers.Layer):
         inputs = ops.cast(inputs, self.compute_dtype)
         if self.embedding is None:
             return inputs
-        return ops.einsum("bi,ik->bk", inputs,
-                       self._constant(self.embedding))
+        return ops.einsum("bi,ik->bk", inputs, self._constant(self.embedding))
 
     def _output_kernels(self, kernel):
         """Per step, the matrices that map `act(...)` to the update, with

@@ -31,7 +31,8 @@ def jacobian(fn, x):
     if backend == "jax":
         import jax
 
-        return np.asarray(jax.jit(jax.jacfwd(fn))(x))  # one compile, not per op
+        # Jitted: one compilation instead of one per operation.
+        return np.asarray(jax.jit(jax.jacfwd(fn))(x))
     if backend == "tensorflow":
         import tensorflow as tf
 
