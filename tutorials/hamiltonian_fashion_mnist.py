@@ -135,8 +135,8 @@ jobs) printed:
 
 ```
                  model  params  train   test  seconds
-  conv + H-DNN + dense   62970 0.9048 0.8698      162
-          conv + dense   62810 0.8618 0.8369       37
+  conv + H-DNN + dense   62970 0.9043 0.8694       83
+          conv + dense   62810 0.8618 0.8369       16
 ```
 
 With 160 more parameters (the 4 steps' `K_p`, `K_q`, `b`), the per-pixel
