@@ -276,7 +276,7 @@ smallest to the largest of 200 test samples.
 
 Test accuracy (4000 test points) per data set, network and depth, and the
 smallest sensitivity norm over samples and `l` of the deepest trained
-networks. A full run (JAX backend, CPU, 12 to 17 minutes on a shared
+networks. A full run (JAX backend, CPU, 8 to 17 minutes on a shared
 2-core machine) printed:
 
 ```
