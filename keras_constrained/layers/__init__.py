@@ -5,10 +5,14 @@ from keras_constrained.layers.batchless_normalization import (
     BatchlessNormalization)
 from keras_constrained.layers.batchless_normalization import (
     migrate_batch_normalization)
+from keras_constrained.layers.communication_graph import graph_pattern
 from keras_constrained.layers.data_init import initialize_from_data
+from keras_constrained.layers.hamiltonian import Hamiltonian
+from keras_constrained.layers.sensitivity import sensitivity_norms
 from keras_constrained.layers.weight_normalization import WeightNormalization
 
 __all__ = [
-    "BatchlessNormalization", "WeightNormalization", "initialize_from_data",
-    "migrate_batch_normalization",
+    "BatchlessNormalization", "Hamiltonian", "WeightNormalization",
+    "graph_pattern", "initialize_from_data", "migrate_batch_normalization",
+    "sensitivity_norms",
 ]

@@ -1,0 +1,113 @@
+"""Cost of the `Hamiltonian` layer in the Fashion-MNIST tutorial's model.
+
+Times, in one run on the current Keras backend, one training step
+(`model.train_on_batch`, batch 100, Adam, sparse cross-entropy, compiled
+with the default `jit_compile="auto"`) of these models, all
+`Conv2D(8, 3) -> [block] -> Flatten -> Dense(10)` on 28x28x1 inputs:
+
+* base: no block (conv + dense). Every ratio divides by this time.
+* residual: a stack of `depth` residual blocks of width 8 acting per
+  pixel, `y + h * W2 tanh(W1 y + c)` (two `Dense(8)` layers, the second
+  without bias): the same arithmetic per step as an H1 step.
+* H1 / H2: the `Hamiltonian` layer of the same depth, forward Euler and
+  semi-implicit.
+
+The last column, H / residual, is the cost of the H-DNN against the
+equal-size residual stack (the target is at most 1.5). Each time is the
+median of `--repeats` steps after one warm-up (compiling) step; the four
+models' steps are timed in interleaved rounds, so that a changing load on
+a shared machine affects them alike.
+
+Run (a minute or two per backend on 2 CPU cores):
+
+    KERAS_BACKEND=jax python benchmarks/hamiltonian.py
+    KERAS_BACKEND=tensorflow python benchmarks/hamiltonian.py
+    KERAS_BACKEND=torch python benchmarks/hamiltonian.py --depths 4
+"""
+
+import argparse
+import time
+
+import keras
+import numpy as np
+
+from keras_constrained.layers import Hamiltonian
+
+BATCH = 100
+WIDTH = 8
+STEP_SIZE = 0.5
+
+
+def residual_stack(y, depth):
+    for _ in range(depth):
+        step = keras.layers.Dense(WIDTH, activation="tanh")(y)
+        step = keras.layers.Dense(WIDTH, use_bias=False)(step)
+        y = keras.layers.Add()([y, keras.layers.Rescaling(STEP_SIZE)(step)])
+    return y
+
+
+def make_model(block, depth):
+    inputs = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(WIDTH, 3, padding="same")(inputs)
+    if block == "residual":
+        y = residual_stack(y, depth)
+    elif block in ("forward_euler", "semi_implicit"):
+        y = Hamiltonian(depth, STEP_SIZE, integrator=block)(y)
+    y = keras.layers.Dense(10)(keras.layers.Flatten()(y))
+    model = keras.Model(inputs, y)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def train_step(block, depth):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(BATCH, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, BATCH)
+    model = make_model(block, depth)
+    # `train_on_batch` returns the loss as a Python float: it has waited.
+    return lambda: model.train_on_batch(x, y)
+
+
+def interleaved_ms(steps, repeats):
+    """Median ms of each step, timed in rounds (one call of each step per
+    round) so that a changing machine load slows all of them alike;
+    `timing.median_seconds` times one function at a time."""
+    for step in steps:
+        step()  # warm-up: compiles
+    rounds = []
+    for _ in range(repeats):
+        row = []
+        for step in steps:
+            start = time.perf_counter()
+            step()
+            row.append(1e3 * (time.perf_counter() - start))
+        rounds.append(row)
+    return np.median(rounds, axis=0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20,
+                        help="timed steps per measurement (median taken)")
+    parser.add_argument("--depths", type=int, nargs="+", default=[4, 16],
+                        help="depths of the residual stack and the H-DNN")
+    args = parser.parse_args()
+
+    print(f"backend={keras.backend.backend()}  batch={BATCH}  "
+          f"width={WIDTH}  repeats={args.repeats}\n"
+          "ratios = step time / base (conv + dense) step time")
+    print(f"{'depth':>5} {'residual':>9} {'H1':>7} {'H2':>7} "
+          f"{'H1/res':>7} {'H2/res':>7} {'base ms':>8}")
+    for depth in args.depths:
+        steps = [train_step(block, depth) for block in
+                 (None, "residual", "forward_euler", "semi_implicit")]
+        base, residual, h1, h2 = interleaved_ms(steps, args.repeats)
+        print(f"{depth:5d} {residual / base:9.2f} {h1 / base:7.2f} "
+              f"{h2 / base:7.2f} {h1 / residual:7.2f} {h2 / residual:7.2f}"
+              f" {base:8.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
