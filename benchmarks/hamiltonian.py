@@ -13,10 +13,11 @@ with the default `jit_compile="auto"`) of these models, all
   semi-implicit.
 
 The last column, H / residual, is the cost of the H-DNN against the
-equal-size residual stack (the target is at most 1.5). Each time is the
-median of `--repeats` steps after one warm-up (compiling) step; the four
-models' steps are timed in interleaved rounds, so that a changing load on
-a shared machine affects them alike.
+equal-size residual stack (the target is at most 1.5), the quotient of
+the two columns before it. Each ratio is the median over `--repeats`
+rounds, after one warm-up (compiling) step, of the step time over the base
+step time of the same round (`timing.interleaved_ratios`), so that a
+changing load on a shared machine affects both sides alike.
 
 Run (a minute or two per backend on 2 CPU cores):
 
@@ -26,10 +27,10 @@ Run (a minute or two per backend on 2 CPU cores):
 """
 
 import argparse
-import time
 
 import keras
 import numpy as np
+from timing import interleaved_ratios
 
 from keras_constrained.layers import Hamiltonian
 
@@ -70,23 +71,6 @@ def train_step(block, depth):
     return lambda: model.train_on_batch(x, y)
 
 
-def interleaved_ms(steps, repeats):
-    """Median ms of each step, timed in rounds (one call of each step per
-    round) so that a changing machine load slows all of them alike;
-    `timing.median_seconds` times one function at a time."""
-    for step in steps:
-        step()  # warm-up: compiles
-    rounds = []
-    for _ in range(repeats):
-        row = []
-        for step in steps:
-            start = time.perf_counter()
-            step()
-            row.append(1e3 * (time.perf_counter() - start))
-        rounds.append(row)
-    return np.median(rounds, axis=0)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20,
@@ -101,12 +85,15 @@ def main():
     print(f"{'depth':>5} {'residual':>9} {'H1':>7} {'H2':>7} "
           f"{'H1/res':>7} {'H2/res':>7} {'base ms':>8}")
     for depth in args.depths:
-        steps = [train_step(block, depth) for block in
-                 (None, "residual", "forward_euler", "semi_implicit")]
-        base, residual, h1, h2 = interleaved_ms(steps, args.repeats)
-        print(f"{depth:5d} {residual / base:9.2f} {h1 / base:7.2f} "
-              f"{h2 / base:7.2f} {h1 / residual:7.2f} {h2 / residual:7.2f}"
-              f" {base:8.2f}", flush=True)
+        base, ratios = interleaved_ratios(
+            train_step(None, depth),
+            {block: train_step(block, depth)
+             for block in ("residual", "forward_euler", "semi_implicit")},
+            args.repeats)
+        residual, h1, h2 = ratios.values()
+        print(f"{depth:5d} {residual:9.2f} {h1:7.2f} {h2:7.2f} "
+              f"{h1 / residual:7.2f} {h2 / residual:7.2f} {1e3 * base:8.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

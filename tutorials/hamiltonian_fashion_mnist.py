@@ -37,6 +37,7 @@ import matplotlib
 matplotlib.use("Agg")  # write PNG files, show nothing
 import matplotlib.pyplot as plt
 import numpy as np
+import tensorflow_datasets as tfds
 
 import keras
 import keras_constrained
@@ -63,18 +64,22 @@ BATCH_SIZE = 100
 """
 ## The data
 
-`keras_constrained.datasets.load_fashion_mnist()` returns NumPy arrays
-like `keras.datasets.fashion_mnist.load_data()`, offline from the Debian
-package's files.
+`keras_constrained.datasets.prepare_fashion_mnist()` prepares TFDS's
+`fashion_mnist` from the local copy of the original files in Debian's
+`dataset-fashion-mnist` package, so `tfds.load` works without a network;
+`batch_size=-1` loads a whole split as NumPy arrays.
 """
 
-(x_train, y_train), (x_test, y_test) = (
-    keras_constrained.datasets.load_fashion_mnist())
+tfds.disable_progress_bar()
+(x_train, y_train), (x_test, y_test) = tfds.as_numpy(tfds.load(
+    "fashion_mnist", split=["train", "test"], download=False,
+    data_dir=keras_constrained.datasets.prepare_fashion_mnist(),
+    as_supervised=True, batch_size=-1))
 if SMOKE_TEST:
     x_train, y_train, x_test, y_test = (x_train[:500], y_train[:500],
                                         x_test[:500], y_test[:500])
-x_train = x_train[..., None].astype("float32") / 255.0
-x_test = x_test[..., None].astype("float32") / 255.0
+x_train = x_train.astype("float32") / 255.0  # TFDS images are 28x28x1
+x_test = x_test.astype("float32") / 255.0
 print("train", x_train.shape, "test", x_test.shape)
 
 """
