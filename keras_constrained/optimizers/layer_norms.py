@@ -1,0 +1,99 @@
+"""The norms DSGD measures a layer's step in, with their duality maps.
+
+A layer's variables form one matrix `W` (the rule is in `DSGD`). DSGD needs,
+for a norm `||.||` on such matrices and a gradient `G`, the dual norm
+`||G||_* = max <G, U> over ||U|| <= 1` and a unit dualizer `u*(G)`, a
+maximizer (`<G, u*> = ||G||_*`, `||u*|| = 1`); the duality map is
+`||G||_* u*(G)`, the steepest-descent direction of that geometry.
+
+| norm        | dual norm of `G`                 | unit dualizer                  |
+|-------------|----------------------------------|--------------------------------|
+| `frobenius` | `||G||_F`                        | `G / ||G||_F` (gradient step)  |
+| `spectral`  | nuclear norm, sum of the singular values | polar factor `U V^T`   |
+"""
+
+import keras
+from keras import ops
+
+from keras_constrained._ops import matmul
+
+NORMS = ("frobenius", "spectral")
+
+
+def frobenius_norm(m):
+    return ops.sqrt(ops.sum(ops.square(m)))
+
+
+def dual_norm(norm, g):
+    """`||g||_*` for the layer norm `norm` (one of `NORMS`).
+
+    The nuclear norm comes from the singular values alone (no singular
+    vectors), the cheapest exact route on CPU; every layer needs it at every
+    step, since DSGD compares them all.
+    """
+    if norm == "frobenius":
+        return frobenius_norm(g)
+    return ops.sum(ops.svd(g, compute_uv=False))
+
+
+def unit_dualizer(norm, g):
+    """`u*(g)` for the layer norm `norm`; 0 for `g = 0`."""
+    if norm == "frobenius":
+        scale = frobenius_norm(g)
+        return g / ops.where(scale > 0, scale, 1.0)
+    return polar_direction(g)
+
+
+def polar_direction(g, max_iterations=50):
+    """The polar factor `U V^T` of any matrix `g` (`g = U S V^T`, thin SVD),
+    by a Newton-Schulz iteration: matrix products only.
+
+    `constraints.orthogonal.polar_factor` assumes a matrix near the Stiefel
+    manifold (it takes the SVD otherwise); a gradient is nowhere near it:
+    its singular values spread over decades, and a mini-batch gradient has
+    exact zeros. Here `X = g / ||g||_F` (singular values in [0, 1]) is
+    iterated with the odd polynomial `p(x) = (15x - 10x^3 + 3x^5) / 8`,
+    which maps `[0, 1]` into itself, grows small singular values by 15/8 per
+    iteration and converges cubically to 1 (`p'(1) = p''(1) = 0`), while
+    zero singular values stay 0, as in `U V^T`. It stops once an iteration
+    moves `X` by less than `sqrt(eps) ||X||_F`, then takes one more
+    iteration. Singular values below about `sqrt(eps)` times the largest are
+    then not yet at 1, which changes `<g, X>` (the nuclear norm) by a
+    relative amount of that order.
+    """
+    tall = g.shape[0] >= g.shape[1]
+    x = g if tall else ops.transpose(g)
+    x = x / ops.maximum(frobenius_norm(x), keras.backend.epsilon() ** 2)
+    eye = ops.diag(ops.ones((x.shape[1],), dtype=x.dtype))
+    tolerance = 1e-8 if keras.backend.standardize_dtype(
+        x.dtype) == "float64" else 3e-4
+
+    def step(x):
+        a = matmul(ops.transpose(x), x)
+        return matmul(x, (15.0 * eye - 10.0 * a + 3.0 * matmul(a, a)) / 8.0)
+
+    def keep_going(k, x, change):
+        return ops.logical_and(k < max_iterations, change > tolerance)
+
+    def iterate(k, x, change):
+        x_new = step(x)
+        return k + 1, x_new, frobenius_norm(x_new - x) / frobenius_norm(
+            x_new)
+
+    start = (ops.convert_to_tensor(0), x, ops.convert_to_tensor(1.0, x.dtype))
+    _, x, _ = ops.while_loop(keep_going, iterate, start)
+    x = step(x)
+    return x if tall else ops.transpose(x)
+
+
+def spectral_norm(m, v):
+    """Power-iteration estimate of `||m||_2` from the unit vector `v`.
+
+    Returns the estimate (from below) and the next vector; warm-started
+    from the last step's vector, one iteration per step tracks the largest
+    singular value of slowly moving weights.
+    """
+    u = matmul(m, v[:, None])
+    v_new = matmul(ops.transpose(m), u)[:, 0]
+    v_new = v_new / ops.maximum(frobenius_norm(v_new), 1e-30)
+    return frobenius_norm(matmul(m, v_new[:, None])), v_new
