@@ -1,6 +1,7 @@
-"""Callbacks for constrained and Langevin training."""
+"""Callbacks for constrained, Langevin and DSGD training."""
 
 from keras_constrained.callbacks.constraint_monitor import ConstraintMonitor
+from keras_constrained.callbacks.layer_choice_logger import LayerChoiceLogger
 from keras_constrained.callbacks.posterior_sampler import PosteriorSampler
 
-__all__ = ["ConstraintMonitor", "PosteriorSampler"]
+__all__ = ["ConstraintMonitor", "LayerChoiceLogger", "PosteriorSampler"]
