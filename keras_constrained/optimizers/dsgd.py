@@ -235,9 +235,8 @@ class DSGD(keras.optimizers.Optimizer):
             weights = group.matrix(
                 [self._trainable_variables[i] for i in group.indices],
                 self._compute_dtype)
-            v = ops.cast(vector, self._compute_dtype)
             norm, v_new = layer_norms.spectral_norm(
-                weights, v / layer_norms.frobenius_norm(v))
+                weights, ops.cast(vector, self._compute_dtype))
             growth.append(ops.maximum(norm, 1.0))
             vectors.append(v_new)
         later = ops.flip(ops.cumprod(ops.flip(ops.stack(

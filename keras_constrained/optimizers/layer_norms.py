@@ -86,13 +86,15 @@ def polar_direction(g, max_iterations=50):
 
 
 def spectral_norm(m, v):
-    """Power-iteration estimate of `||m||_2` from the unit vector `v`.
+    """Power-iteration estimate of `||m||_2`, from the vector `v != 0`.
 
-    Returns the estimate (from below) and the next vector; warm-started
-    from the last step's vector, one iteration per step tracks the largest
-    singular value of slowly moving weights.
+    Returns the estimate (from below) and the next unit vector (`v` itself
+    when `m` maps it to 0). Warm-started from the last step's vector, one
+    iteration per step tracks the largest singular value of slowly moving
+    weights.
     """
-    u = matmul(m, v[:, None])
-    v_new = matmul(ops.transpose(m), u)[:, 0]
-    v_new = v_new / ops.maximum(frobenius_norm(v_new), 1e-30)
-    return frobenius_norm(matmul(m, v_new[:, None])), v_new
+    v = v / frobenius_norm(v)
+    w = matmul(ops.transpose(m), matmul(m, v[:, None]))[:, 0]
+    size = frobenius_norm(w)
+    v = ops.where(size > 0, w / ops.where(size > 0, size, 1.0), v)
+    return frobenius_norm(matmul(m, v[:, None])), v
