@@ -378,7 +378,7 @@ to the DSGD runs.)
   monotone, spectral DSGD decreased the loss at every one of its 300 steps,
   from 1.74 to 3.6e-5, while moving one layer per step: 288 of the steps
   went to the second hidden layer, 10 to the first and 2 to the output
-  layer. That is 30 times lower than Muon (1.5e-3, whose loss oscillates)
+  layer. That is 40 times lower than Muon (1.5e-3, whose loss oscillates)
   and 1,400 times lower than SGD with the largest learning rate that did not
   diverge (5.1e-2, with loss spikes). Adam went lower still (1.1e-6), after a
   burst of oscillation. With the Frobenius norm and the same `L`, DSGD
