@@ -264,15 +264,19 @@ class DSGD(keras.optimizers.Optimizer):
         scales, power_vectors = self._layer_scales()
         smoothness = ops.convert_to_tensor(
             self.smoothness, self._compute_dtype) * ops.ones_like(duals)
-        chosen = ops.cast(ops.argmax(ops.square(duals / scales) / smoothness),
-                          "int32")
+        scores = ops.square(duals / scales) / smoothness
+        # The lowest index among the best: TensorFlow's argmax does not
+        # promise which of tied maxima it returns.
+        layers = ops.arange(len(self._groups), dtype="int32")
+        chosen = ops.min(ops.where(scores == ops.max(scores), layers,
+                                   len(self._groups)))
         self.assign(self.chosen_layer, ops.where(finite, chosen, -1))
         for vector, value in zip(self._power_vectors, power_vectors):
             self.assign(vector, value)
         sizes = (ops.cast(learning_rate, self._compute_dtype) * duals
                  / (smoothness * ops.square(scales)))
         sizes = ops.where(finite, sizes, 0.0) * ops.cast(
-            ops.arange(len(self._groups)) == chosen, self._compute_dtype)
+            layers == chosen, self._compute_dtype)
         by_index = {}
         for k, (group, unit) in enumerate(zip(self._groups, units)):
             by_index.update(zip(group.indices, group.split(sizes[k] * unit)))

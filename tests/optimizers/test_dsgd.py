@@ -43,6 +43,10 @@ def numpy_gradients(weights, x, y):
     return matrices, grads
 
 
+def grads_of(weights, x, y, k):
+    return numpy_gradients(weights, x, y)[1][k]
+
+
 def polar(g):
     u, _, vh = np.linalg.svd(g, full_matrices=False)
     return u @ vh
@@ -98,8 +102,21 @@ def test_one_step_matches_numpy(norm, scale, smoothness):
     k, expected = numpy_dsgd_step(weights, x, y, smoothness, norm, scale,
                                   alpha=0.7)
     assert int(optimizer.chosen_layer) == k
-    for got, want in zip(layer_matrices(model), expected):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    before, _ = numpy_gradients(weights, x, y)
+    for i, (got, want) in enumerate(zip(layer_matrices(model), expected)):
+        if i != k or norm == "frobenius":
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+            continue
+        # The spectral step: `<G, step> = size * ||G||_*` and
+        # `||step||_2 = size`, the duality map's defining properties. (The
+        # step may differ from NumPy's `U V^T` in singular directions too
+        # weak to change `<G, step>`: `layer_norms.polar_direction`.)
+        step, exact = before[k] - got, before[k] - want
+        size = np.linalg.norm(exact, 2)
+        np.testing.assert_allclose(np.sum(step * grads_of(weights, x, y, k)),
+                                   np.sum(exact * grads_of(weights, x, y, k)),
+                                   rtol=1e-4)
+        np.testing.assert_allclose(np.linalg.norm(step, 2), size, rtol=1e-4)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
@@ -256,3 +273,16 @@ def test_a_zero_initialized_output_layer_is_trained_first():
     model.train_on_batch(*regression_data())
     assert int(optimizer.chosen_layer) == 1
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_ties_go_to_the_lowest_layer():
+    # Two identical layers side by side (same input, same weights): their
+    # gradients and scores are equal.
+    inputs = keras.Input((3,))
+    branches = [keras.layers.Dense(2, kernel_initializer="ones")(inputs)
+                for _ in range(2)]
+    model = keras.Model(inputs, keras.layers.Add()(branches))
+    optimizer = DSGD(norm="frobenius")
+    model.compile(optimizer, "mse")
+    model.train_on_batch(np.ones((4, 3)), np.zeros((4, 2)))
+    assert int(optimizer.chosen_layer) == 0
