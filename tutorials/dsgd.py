@@ -351,23 +351,25 @@ The numbers below come from one run of
 KERAS_BACKEND=jax python dsgd.py
 ```
 
-on 2 shared CPU cores (about one minute of wall time). Training on CPU is not
-bit-for-bit reproducible here, so a rerun gives somewhat different numbers.
-The `L` sweep: with `L = 0.01` the full-batch loss diverged, with 0.03 and
-0.1 it decreased at every step (final losses 3.0e-5 and 5.3e-3). The table:
+on 2 CPU cores shared with other work (2.5 minutes of wall time; another
+benchmark ran at the same time, so the seconds below are rough). Training on
+CPU is not bit-for-bit reproducible here, so a rerun gives somewhat
+different numbers. The `L` sweep: with `L = 0.01` the full-batch loss
+diverged, with 0.03 and 0.1 it decreased at every step (final losses 3.0e-5
+and 5.2e-3). The table:
 
 ```
    setting |                      optimizer | final loss | test acc | seconds | steps per layer
-full batch |         DSGD spectral (L=0.03) |   3.57e-05 |          |     0.3 | [10, 288, 2]
-full batch |        DSGD Frobenius (L=0.03) |   7.00e-02 |          |     0.2 | [280, 0, 20]
-full batch |                      SGD (0.3) |   5.09e-02 |          |     0.1 | all, every step
-full batch |                    Adam (0.01) |   1.12e-06 |          |     0.2 | all, every step
-full batch |                    Muon (0.02) |   1.51e-03 |          |     0.2 | all, every step
-   Fashion |            DSGD spectral (L=3) |   3.01e-01 |   0.8461 |     8.5 | [362, 38, 0]
-   Fashion | DSGD spectral, scaled (L=0.03) |   5.23e-01 |   0.7919 |     7.7 | [0, 3, 397]
-   Fashion |                      SGD (0.1) |   4.48e-01 |   0.8264 |     0.3 | all, every step
-   Fashion |                   Adam (0.001) |   3.69e-01 |   0.8283 |     0.3 | all, every step
-   Fashion |                    Muon (0.02) |   3.16e-01 |   0.8209 |     1.7 | all, every step
+full batch |         DSGD spectral (L=0.03) |   3.57e-05 |          |     1.6 | [10, 288, 2]
+full batch |        DSGD Frobenius (L=0.03) |   7.00e-02 |          |     1.0 | [280, 0, 20]
+full batch |                      SGD (0.3) |   5.09e-02 |          |     1.1 | all, every step
+full batch |                    Adam (0.01) |   1.12e-06 |          |     0.9 | all, every step
+full batch |                    Muon (0.02) |   1.51e-03 |          |     0.4 | all, every step
+   Fashion |            DSGD spectral (L=3) |   2.95e-01 |   0.8527 |     8.3 | [365, 35, 0]
+   Fashion | DSGD spectral, scaled (L=0.03) |   5.23e-01 |   0.7920 |     9.7 | [0, 3, 397]
+   Fashion |                      SGD (0.1) |   4.48e-01 |   0.8264 |     1.3 | all, every step
+   Fashion |                   Adam (0.001) |   3.69e-01 |   0.8283 |     1.1 | all, every step
+   Fashion |                    Muon (0.02) |   3.16e-01 |   0.8209 |     3.4 | all, every step
 ```
 
 ("final loss": the mean training loss of the last 20 steps; "seconds":
@@ -386,8 +388,8 @@ to the DSGD runs.)
   first hidden layer almost only.
 - **Mini-batches.** Spectral DSGD without the scale (`L = 3`, step
   multiplier 0.5) reached the lowest training loss and the best test
-  accuracy of the five (84.6% against 82-83% for Adam, SGD and Muon), again
-  moving mostly the first hidden layer (362 of 400 steps) and never the
+  accuracy of the five (85.3% against 82-83% for Adam, SGD and Muon), again
+  moving mostly the first hidden layer (365 of 400 steps) and never the
   output layer. With the architecture scale it moved the output layer at
   397 of 400 steps: the scale of the first layer includes
   `sqrt(785) = 28` (the pixels are in [0, 1], so this bound on the input
@@ -400,10 +402,11 @@ to the DSGD runs.)
 - **Cost.** DSGD pays one full backward pass for one layer's move, and the
   spectral norm needs every layer's nuclear norm at every step (computed,
   with the chosen layer's direction, by Newton-Schulz iterations): here
-  about 20 ms per step against under 1 ms for SGD and about 4 ms for Muon,
-  plus a host sync per step for the logger. In wall time SGD, Adam and Muon
-  are far ahead on this CPU. The benchmark `benchmarks/dsgd.py` measures
-  the step cost without the logger.
+  about 21 ms per step against about 3 ms for SGD and 8.5 ms for Muon (on a
+  quieter machine in an earlier run: 21 ms, under 1 ms and 4 ms), plus a
+  host sync per step for the logger. In wall time SGD, Adam and Muon are
+  ahead on this CPU. The benchmark `benchmarks/dsgd.py` measures the step
+  cost without the logger.
 
 ## Conclusion
 
