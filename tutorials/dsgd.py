@@ -403,10 +403,10 @@ to the DSGD runs.)
   spectral norm needs every layer's nuclear norm at every step (computed,
   with the chosen layer's direction, by Newton-Schulz iterations): here
   about 21 ms per step against about 3 ms for SGD and 8.5 ms for Muon (on a
-  quieter machine in an earlier run: 21 ms, under 1 ms and 4 ms), plus a
-  host sync per step for the logger. In wall time SGD, Adam and Muon are
-  ahead on this CPU. The benchmark `benchmarks/dsgd.py` measures the step
-  cost without the logger.
+  quieter machine in an earlier run, whose iteration stopped later: 21 ms,
+  under 1 ms and 4 ms), plus a host sync per step for the logger. In wall
+  time SGD, Adam and Muon are ahead on this CPU. The benchmark
+  `benchmarks/dsgd.py` measures the step cost without the logger.
 
 ## Conclusion
 
