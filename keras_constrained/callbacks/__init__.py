@@ -1,9 +1,11 @@
-"""Callbacks for constrained and Langevin training."""
+"""Callbacks for constrained, Langevin and DSGD training."""
 
 from keras_constrained.callbacks.constraint_monitor import ConstraintMonitor
 from keras_constrained.callbacks.gradient_norm_monitor import (
     GradientNormMonitor,
 )
+from keras_constrained.callbacks.layer_choice_logger import LayerChoiceLogger
 from keras_constrained.callbacks.posterior_sampler import PosteriorSampler
 
-__all__ = ["ConstraintMonitor", "GradientNormMonitor", "PosteriorSampler"]
+__all__ = ["ConstraintMonitor", "GradientNormMonitor", "LayerChoiceLogger",
+           "PosteriorSampler"]

@@ -1,8 +1,9 @@
-"""Constraint-aware optimizers: they read each variable's constraint."""
+"""Optimizers: constraint-aware Langevin dynamics and layer-wise DSGD."""
 
+from keras_constrained.optimizers.dsgd import DSGD
 from keras_constrained.optimizers.overdamped_langevin import OverdampedLangevin
 from keras_constrained.optimizers.underdamped_langevin import (
     UnderdampedLangevin,
 )
 
-__all__ = ["OverdampedLangevin", "UnderdampedLangevin"]
+__all__ = ["DSGD", "OverdampedLangevin", "UnderdampedLangevin"]
