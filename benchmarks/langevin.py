@@ -26,6 +26,7 @@ from keras import ops
 from timing import compiled
 from timing import interleaved_ratios
 from timing import median_seconds
+from timing import one_epoch
 
 import keras_constrained as kc
 from keras_constrained.constraints.orthogonal import shake
@@ -46,14 +47,6 @@ def mlp(constrained):
     ])
 
 
-def one_epoch(optimizer, constrained, x, y):
-    """A function that trains `mlp(constrained)` for one epoch."""
-    model = mlp(constrained)
-    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True))
-    return lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0)
-
-
 def epoch_table(repeats):
     (x, y), _ = kc.datasets.load_fashion_mnist()
     x = x[:10000].reshape(-1, 784).astype("float32") / 255.0
@@ -62,14 +55,15 @@ def epoch_table(repeats):
     mu = math.exp(-gamma * h)
     underdamped = kc.optimizers.UnderdampedLangevin
     base, ratios = interleaved_ratios(
-        one_epoch(keras.optimizers.SGD(h * h * (1 + mu) / 2, momentum=mu),
-                  False, x, y),
+        one_epoch(mlp(False), keras.optimizers.SGD(h * h * (1 + mu) / 2,
+                                                   momentum=mu), x, y),
         {"UnderdampedLangevin + MagnitudeBound":
-             one_epoch(underdamped(h, friction=gamma), True, x, y),
+             one_epoch(mlp(True), underdamped(h, friction=gamma), x, y),
          "UnderdampedLangevin, unconstrained":
-             one_epoch(underdamped(h, friction=gamma), False, x, y),
+             one_epoch(mlp(False), underdamped(h, friction=gamma), x, y),
          "OverdampedLangevin + MagnitudeBound":
-             one_epoch(kc.optimizers.OverdampedLangevin(0.1), True, x, y)},
+             one_epoch(mlp(True), kc.optimizers.OverdampedLangevin(0.1), x,
+                       y)},
         repeats)
     print(f"\n1. epoch time / SGD(momentum={mu:.3f}) epoch "
           f"({base * 1e3:.0f} ms), 79 steps of batch 128; median of "

@@ -61,3 +61,12 @@ def interleaved_ratios(baseline, candidates, rounds):
     return statistics.median(base), {
         name: statistics.median(t / b for t, b in zip(ts, base))
         for name, ts in times.items()}
+
+
+def one_epoch(model, optimizer, x, y, batch_size=128):
+    """A function that trains `model` for one epoch of `(x, y)` with
+    `optimizer` and the cross-entropy of integer labels and logits."""
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True))
+    return lambda: model.fit(x, y, batch_size=batch_size, epochs=1,
+                             verbose=0)
