@@ -30,6 +30,10 @@ class ManifoldConstraint(keras.constraints.Constraint):
     """
 
     weights_are_coordinates = True
+    # True when `move` is the exact geodesic flow: then moving with velocity
+    # `c * v` for time `t` is moving with `v` for time `c * t` (and ending
+    # with `c` times the velocity), which integrators may use to merge steps.
+    exact_flow = False
 
     def check_shape(self, shape):
         """Raises `ValueError` if this constraint cannot apply to `shape`."""

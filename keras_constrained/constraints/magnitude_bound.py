@@ -53,6 +53,7 @@ class MagnitudeBound(ManifoldConstraint):
     """
 
     weights_are_coordinates = False
+    exact_flow = True
 
     def __init__(self, radius):
         self.radius = check_positive("radius", radius)

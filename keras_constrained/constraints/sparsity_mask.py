@@ -68,6 +68,8 @@ class SparsityMask(ManifoldConstraint):
     def tangent(self, q, v):
         return v * self._mask_like(v)
 
+    exact_flow = True
+
     def move(self, q, v, dt):
         v = self.tangent(q, v)
         return self(q) + dt * v, v

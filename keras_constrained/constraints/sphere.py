@@ -111,6 +111,8 @@ class Sphere(ManifoldConstraint):
         return ops.reshape(sphere_tangent(self._units(q), self._units(v), 0),
                            q.shape)
 
+    exact_flow = True
+
     def move(self, q, v, dt):
         q_new, v_new = sphere_geodesic(self._units(q), self._units(v), dt,
                                        self.radius, 0)

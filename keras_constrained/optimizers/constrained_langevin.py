@@ -14,6 +14,8 @@ from keras_constrained.constraints.base import ManifoldConstraint
 class Euclidean(ManifoldConstraint):
     """The geometry of an unconstrained variable: flat space."""
 
+    exact_flow = True
+
     def __call__(self, w):
         return w
 
@@ -44,10 +46,10 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
     integrator keeps on their set: it would only repeat the landing (at the
     cost of an SVD for `Orthogonal`).
 
-    Subclasses implement `integrate(geometry, q, state, force, h, noise)`,
-    where `q` is the point in manifold coordinates, `state` the list of the
-    variable's slots' values (`slot_names`), `force` the negative gradient
-    in coordinates, `h` the step size and `noise` a standard Gaussian of
+    Subclasses implement `integrate(geometry, q, state, gradient, h,
+    noise)`, where `q` is the point in manifold coordinates, `state` the
+    list of the variable's slots' values (`slot_names`), `gradient` the
+    loss gradient in coordinates, `h` the step size and `noise` a standard Gaussian of
     `q`'s shape (None at temperature 0, where no noise is drawn); it
     returns `(q_new, new_state)` without touching any variable.
     """
@@ -149,7 +151,7 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
 
         def step():
             q_new, new_state = self.integrate(
-                geometry, q, state, -geometry.lift_gradient(q, gradient),
+                geometry, q, state, geometry.lift_gradient(q, gradient),
                 ops.cast(learning_rate, dtype), noise)
             return q_new, geometry.lower(q_new), new_state
 
@@ -165,7 +167,7 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
         for slot, new in zip(slots, new_state):
             self.assign(slot, new)
 
-    def integrate(self, geometry, q, state, force, h, noise):
+    def integrate(self, geometry, q, state, gradient, h, noise):
         raise NotImplementedError
 
     def get_config(self):

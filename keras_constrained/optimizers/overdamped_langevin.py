@@ -69,8 +69,8 @@ class OverdampedLangevin(ConstrainedLangevin):
         super().__init__(learning_rate=learning_rate, temperature=temperature,
                          seed=seed, name=name, **kwargs)
 
-    def integrate(self, geometry, q, state, force, h, noise):
-        displacement = h * force
+    def integrate(self, geometry, q, state, gradient, h, noise):
+        displacement = -h * gradient
         if noise is not None:
             displacement += ops.sqrt(2.0 * h * self.temperature) * noise
         q_new, _ = geometry.move(q, displacement, 1.0)

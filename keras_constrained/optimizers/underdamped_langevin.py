@@ -122,14 +122,21 @@ class UnderdampedLangevin(ConstrainedLangevin):
         kick = ops.sqrt(self.temperature * (1.0 - c * c))
         return geometry.tangent(q, c * p + kick * noise)
 
-    def integrate(self, geometry, q, state, force, h, noise):
+    def integrate(self, geometry, q, state, gradient, h, noise):
         (p,) = state
         if self.scheme == "OBA":
             p = self._thermostat(geometry, q, p, h, noise)
-            p = geometry.tangent(q, p + h * force)
+            p = geometry.tangent(q, p - h * gradient)
             q, p = geometry.move(q, p, h)
             return q, [p]
-        p = geometry.tangent(q, p + h * force)
+        p = geometry.tangent(q, p - h * gradient)
+        if noise is None and geometry.exact_flow:
+            # Without noise O only scales p by c, and along an exact flow
+            # A(h/2) O A(h/2) is one move of time h (1 + c) / 2: one pass
+            # over the weights fewer.
+            c = ops.exp(-self.friction * h)
+            q, p = geometry.move(q, p, 0.5 * h * (1.0 + c))
+            return q, [c * p]
         q, p = geometry.move(q, p, 0.5 * h)
         p = self._thermostat(geometry, q, p, h, noise)
         q, p = geometry.move(q, p, 0.5 * h)

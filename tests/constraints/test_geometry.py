@@ -105,6 +105,24 @@ def test_move_with_zero_velocity_stays_put(case):
     np.testing.assert_allclose(to_numpy(v_new), 0.0, atol=1e-6)
 
 
+def test_an_exact_flow_trades_speed_for_time(case):
+    # What `exact_flow` promises the integrators: a move with velocity
+    # c * v for time t is the move with v for time c * t, velocity scaled.
+    constraint, shape, raw = case
+    if not constraint.exact_flow:
+        pytest.skip("move is not an exact flow")
+    q = constraint.lift(raw())
+    v = constraint.tangent(q, raw())
+    v = v * (0.2 * norm(q) / norm(v))
+    c = 0.6
+    q_half, v_half = constraint.move(q, v, 0.5)
+    q_two, v_two = constraint.move(q_half, c * v_half, 0.5)
+    q_one, v_one = constraint.move(q, v, 0.5 * (1 + c))
+    np.testing.assert_allclose(to_numpy(q_two), to_numpy(q_one), atol=2e-6)
+    np.testing.assert_allclose(to_numpy(v_two), c * to_numpy(v_one),
+                               atol=2e-6)
+
+
 def test_geometry_traces_under_the_backend_compiler(case):
     constraint, shape, raw = case
     q = constraint.lift(raw())
