@@ -84,7 +84,7 @@ class MagnitudeBound(ManifoldConstraint):
         # lose float precision.
         period = 2 * math.pi * self.radius
         q = q + dt * v
-        return q - period * ops.floor(q / period + 0.5), v
+        return q - period * ops.round(q * (1.0 / period)), v
 
     def get_config(self):
         return {"radius": self.radius}

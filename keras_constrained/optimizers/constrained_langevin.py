@@ -8,6 +8,8 @@ import math
 import keras
 from keras import ops
 
+from keras_constrained._ops import cond
+from keras_constrained._ops import fused
 from keras_constrained.constraints.base import ManifoldConstraint
 
 
@@ -138,29 +140,32 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
             # Lifted from the weights at the first step rather than in
             # `build()`, which TensorFlow may run inside an XLA-compiled
             # step, where a variable cannot be initialized from another.
-            q = ops.cond(self.iterations == 0,
-                         lambda: geometry.lift(value),
-                         lambda: ops.convert_to_tensor(coordinates))
+            q = cond(self.iterations == 0,
+                     lambda: geometry.lift(value),
+                     lambda: ops.convert_to_tensor(coordinates))
         state = [ops.convert_to_tensor(slot) for slot in slots]
-        # Drawn outside the branch below, which must not touch variables
-        # (the seed state is one) under JAX.
+        # Drawn outside the step below, which must not touch variables (the
+        # seed state is one) under JAX.
         noise = None
         if self.temperature > 0:
             noise = keras.random.normal(ops.shape(q), dtype=dtype,
                                         seed=self._seed_generator)
 
-        def step():
-            q_new, new_state = self.integrate(
-                geometry, q, state, geometry.lift_gradient(q, gradient),
-                ops.cast(learning_rate, dtype), noise)
-            return q_new, geometry.lower(q_new), new_state
+        def guarded_step(q, value, state, gradient, h, noise):
+            def step():
+                q_new, new_state = self.integrate(
+                    geometry, q, state, geometry.lift_gradient(q, gradient),
+                    h, noise)
+                return q_new, geometry.lower(q_new), new_state
 
-        # A non-finite gradient leaves the variable and its state as they
-        # were. One branch (rather than a select per output) lets XLA fuse
-        # the step as if there were no guard.
-        finite = ops.isfinite(ops.sum(gradient))  # inf and NaN propagate
-        q_new, w_new, new_state = ops.cond(finite, step,
-                                           lambda: (q, value, state))
+            # A non-finite gradient leaves the variable and its state as
+            # they were. One branch (rather than a select per output) lets
+            # XLA fuse the step as if there were no guard.
+            finite = ops.isfinite(ops.sum(gradient))  # inf, NaN propagate
+            return cond(finite, step, lambda: (q, value, state))
+
+        q_new, w_new, new_state = fused(guarded_step)(
+            q, value, state, gradient, ops.cast(learning_rate, dtype), noise)
         if coordinates is not None:
             self.assign(coordinates, q_new)
         self.assign(variable, w_new)
