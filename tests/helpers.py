@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from keras_constrained.optimizers import layer_norms
+
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
@@ -105,3 +107,14 @@ def gradients(fn, variables):
         grads = torch.autograd.grad(fn(), [v.value for v in variables],
                                     allow_unused=True, materialize_grads=True)
     return [to_numpy(g) for g in grads]
+
+
+def spectral_reference(g, dtype="float32"):
+    """DSGD's spectral dual norm and unit dualizer of `g`, by the formulas
+    `layer_norms` documents (`sum(sigma * phi)` and `U diag(phi) V^T`), in
+    float64 from NumPy's SVD, with `tau` for a `g` of `dtype`."""
+    u, s, vh = np.linalg.svd(np.asarray(g, "float64"), full_matrices=False)
+    tau = layer_norms.ROUNDING_UNITS * np.finfo(dtype).eps * s[0] ** 2
+    x = s / np.sqrt(s ** 2 + tau)
+    phi = x * (15 - 10 * x ** 2 + 3 * x ** 4) / 8
+    return np.sum(s * phi), (u * phi) @ vh

@@ -400,13 +400,15 @@ to the DSGD runs.)
   form could not be checked against the paper) rather than the method, we
   cannot say.
 - **Cost.** DSGD pays one full backward pass for one layer's move, and the
-  spectral norm needs every layer's nuclear norm at every step (computed,
-  with the chosen layer's direction, by Newton-Schulz iterations): here
-  about 21 ms per step against about 3 ms for SGD and 8.5 ms for Muon (on a
-  quieter machine in an earlier run, whose iteration stopped later: 21 ms,
-  under 1 ms and 4 ms), plus a host sync per step for the logger. In wall
-  time SGD, Adam and Muon are ahead on this CPU. The benchmark
-  `benchmarks/dsgd.py` measures the step cost without the logger.
+  spectral norm needs every layer's nuclear norm at every step: the
+  eigenvalues of each gradient's small Gram matrix (`m n^2` multiply-adds
+  for an `m x n` gradient, close to an SGD step's own cost in all), and
+  the chosen layer's direction from its eigenvectors. Step times measured
+  in the run above (an earlier version, which iterated Newton-Schulz on
+  every layer: about 21 ms per step against about 3 ms for SGD and 8.5 ms
+  for Muon) are superseded by `benchmarks/dsgd.py`, which measures the
+  step cost as a ratio to SGD without the logger's host sync per step. In
+  wall time SGD, Adam and Muon are ahead on this CPU.
 
 ## Conclusion
 

@@ -9,7 +9,9 @@ class LayerChoiceLogger(keras.callbacks.Callback):
     After every training batch it reads the optimizer's `chosen_layer` (-1
     for a step skipped for a non-finite gradient), appends it to `choices`
     (across `fit` calls) and adds it to the batch logs as `chosen_layer`.
-    `layer_names` names the indices. With `steps_per_execution > 1` Keras
+    `layer_names` names the indices. A DSGD wrapped in
+    `keras.optimizers.LossScaleOptimizer` (mixed precision) is found through
+    its `inner_optimizer`. With `steps_per_execution > 1` Keras
     calls batch hooks once per execution, so only every last choice is
     seen. Under JAX, reading the optimizer syncs the training state to the
     host after every batch, which costs little for the small models whose
@@ -38,11 +40,16 @@ class LayerChoiceLogger(keras.callbacks.Callback):
         self.choices = []
 
     @property
+    def _dsgd(self):
+        optimizer = self.model.optimizer
+        return getattr(optimizer, "inner_optimizer", optimizer)
+
+    @property
     def layer_names(self):
-        return self.model.optimizer.layer_names
+        return self._dsgd.layer_names
 
     def on_train_batch_end(self, batch, logs=None):
-        chosen = int(self.model.optimizer.chosen_layer)
+        chosen = int(self._dsgd.chosen_layer)
         self.choices.append(chosen)
         if logs is not None:
             logs["chosen_layer"] = chosen

@@ -23,12 +23,16 @@ class MovedLayer(keras.callbacks.Callback):
         self.logged.append(logs["chosen_layer"])
 
 
+def tanh_model():
+    return keras.Sequential([keras.Input((3,)),
+                             keras.layers.Dense(4, activation="tanh"),
+                             keras.layers.Dense(1)])
+
+
 def test_records_the_chosen_layer_of_every_step_across_fits():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
-    model = keras.Sequential([keras.Input((3,)),
-                              keras.layers.Dense(4, activation="tanh"),
-                              keras.layers.Dense(1)])
+    model = tanh_model()
     optimizer = DSGD(smoothness=3.0, norm="frobenius")
     model.compile(optimizer, "mse")
     logger, moved = LayerChoiceLogger(), MovedLayer()
@@ -39,3 +43,17 @@ def test_records_the_chosen_layer_of_every_step_across_fits():
     assert logger.choices == moved.logged
     assert [[c] for c in logger.choices] == moved.moved
     assert logger.layer_names == optimizer.layer_names
+
+
+def test_finds_dsgd_inside_a_loss_scale_optimizer():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(24, 3)), rng.normal(size=(24, 1))
+    model = tanh_model()
+    dsgd = DSGD(smoothness=3.0, norm="frobenius")
+    model.compile(keras.optimizers.LossScaleOptimizer(dsgd), "mse")
+    logger, moved = LayerChoiceLogger(), MovedLayer()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0,
+              callbacks=[logger, moved])
+    assert len(logger.choices) == 6
+    assert [[c] for c in logger.choices] == moved.moved
+    assert logger.layer_names == dsgd.layer_names

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from helpers import save_and_reload
+from helpers import spectral_reference
 from helpers import to_numpy
 
 from keras_constrained.optimizers import DSGD
@@ -43,14 +44,6 @@ def numpy_gradients(weights, x, y):
     return matrices, grads
 
 
-def grads_of(weights, x, y, k):
-    return numpy_gradients(weights, x, y)[1][k]
-
-
-def polar(g):
-    u, _, vh = np.linalg.svd(g, full_matrices=False)
-    return u @ vh
-
 
 def numpy_dsgd_step(weights, x, y, smoothness, norm, scale, alpha=1.0):
     """The chosen layer and the new layer matrices, as `DSGD` documents."""
@@ -59,8 +52,7 @@ def numpy_dsgd_step(weights, x, y, smoothness, norm, scale, alpha=1.0):
         duals = [np.linalg.norm(g) for g in grads]
         units = [g / np.linalg.norm(g) for g in grads]
     else:
-        duals = [np.linalg.svd(g, compute_uv=False).sum() for g in grads]
-        units = [polar(g) for g in grads]
+        duals, units = zip(*[spectral_reference(g) for g in grads])
     scales = np.ones(len(grads))
     if scale == "architecture":
         growth = []
@@ -102,21 +94,22 @@ def test_one_step_matches_numpy(norm, scale, smoothness):
     k, expected = numpy_dsgd_step(weights, x, y, smoothness, norm, scale,
                                   alpha=0.7)
     assert int(optimizer.chosen_layer) == k
-    before, _ = numpy_gradients(weights, x, y)
+    matrices, grads = numpy_gradients(weights, x, y)
     for i, (got, want) in enumerate(zip(layer_matrices(model), expected)):
         if i != k or norm == "frobenius":
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
             continue
-        # The spectral step: `<G, step> = size * ||G||_*` and
-        # `||step||_2 = size`, the duality map's defining properties. (The
-        # step may differ from NumPy's `U V^T` in singular directions too
-        # weak to change `<G, step>`: `layer_norms.polar_direction`.)
-        step, exact = before[k] - got, before[k] - want
+        # The spectral step, from the float32 Gram matrix: its weak singular
+        # directions carry rounding of about `eps (sigma_max / gap)^2`
+        # (here 1e-3: two singular values near 0.01 sigma_max), too weak to
+        # change what the descent bound uses, `<G, step> = size * d` and
+        # `||step||_2 <= size`.
+        step, exact = matrices[k] - got, matrices[k] - want
         size = np.linalg.norm(exact, 2)
-        np.testing.assert_allclose(np.sum(step * grads_of(weights, x, y, k)),
-                                   np.sum(exact * grads_of(weights, x, y, k)),
-                                   rtol=1e-4)
-        np.testing.assert_allclose(np.linalg.norm(step, 2), size, rtol=1e-4)
+        np.testing.assert_allclose(np.sum(step * grads[k]),
+                                   np.sum(exact * grads[k]), rtol=1e-4)
+        assert np.linalg.norm(step, 2) <= size * (1 + 1e-4)
+        np.testing.assert_allclose(step, exact, atol=1e-3 * size)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
