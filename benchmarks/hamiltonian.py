@@ -6,11 +6,16 @@ with the default `jit_compile="auto"`) of these models, all
 `Conv2D(8, 3) -> [block] -> Flatten -> Dense(10)` on 28x28x1 inputs:
 
 * base: no block (conv + dense). Every ratio divides by this time.
-* residual: a stack of `depth` residual blocks of width 8 acting per
-  pixel, `y + h * W2 tanh(W1 y + c)` (two `Dense(8)` layers, the second
-  without bias): the same arithmetic per step as an H1 step.
+* residual: the equal-size residual stack, `depth` blocks of width 8
+  acting per pixel, `y + h tanh(W y + c)` (one `Dense(8, "tanh")`): the
+  same width, depth and activation as the H-DNN, and like each H-DNN step
+  one `8 x 8` kernel and one bias per block. An H1 step uses its kernel
+  twice (`K^T act(K y + b)`), twice the multiply-adds of this block; H2's
+  kernel `blockdiag(K_p, K_q)` has half the entries, used twice, as many
+  as this block. A second `Dense` per block would make the H-DNN look
+  cheaper than it is.
 * H1 / H2: the `Hamiltonian` layer of the same depth, forward Euler and
-  semi-implicit.
+  semi-implicit, with the tutorial's smoothness regularizer (`1e-3`).
 
 The last column, H / residual, is the cost of the H-DNN against the
 equal-size residual stack (the target is at most 1.5), the quotient of
@@ -37,13 +42,14 @@ from keras_constrained.layers import Hamiltonian
 BATCH = 100
 WIDTH = 8
 STEP_SIZE = 0.5
+SMOOTHNESS = 1e-3  # tutorials/hamiltonian_fashion_mnist.py
 
 
 def residual_stack(y, depth):
+    # `y + h * step` on symbolic tensors: one multiplication and one
+    # addition (`Rescaling` would add its zero offset in a third pass).
     for _ in range(depth):
-        step = keras.layers.Dense(WIDTH, activation="tanh")(y)
-        step = keras.layers.Dense(WIDTH, use_bias=False)(step)
-        y = keras.layers.Add()([y, keras.layers.Rescaling(STEP_SIZE)(step)])
+        y = y + STEP_SIZE * keras.layers.Dense(WIDTH, activation="tanh")(y)
     return y
 
 
@@ -53,7 +59,8 @@ def make_model(block, depth):
     if block == "residual":
         y = residual_stack(y, depth)
     elif block in ("forward_euler", "semi_implicit"):
-        y = Hamiltonian(depth, STEP_SIZE, integrator=block)(y)
+        y = Hamiltonian(depth, STEP_SIZE, integrator=block,
+                        smoothness=SMOOTHNESS)(y)
     y = keras.layers.Dense(10)(keras.layers.Flatten()(y))
     model = keras.Model(inputs, y)
     model.compile(

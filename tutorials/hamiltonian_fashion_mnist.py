@@ -2,7 +2,7 @@
 Title: A per-pixel Hamiltonian network on Fashion-MNIST
 Author: keras-constrained contributors
 Date created: 2026/11/23
-Last modified: 2026/11/23
+Last modified: 2026/11/24
 Description: The H-DNN paper's image model (3x3 convolution, an H-DNN on each pixel's channels, a linear classifier) against the same model without the H-DNN.
 Accelerator: None
 """
@@ -140,8 +140,8 @@ jobs) printed:
 
 ```
                  model  params  train   test  seconds
-  conv + H-DNN + dense   62970 0.9043 0.8694       83
-          conv + dense   62810 0.8618 0.8369       16
+  conv + H-DNN + dense   62970 0.9048 0.8701       30
+          conv + dense   62810 0.8618 0.8369        8
 ```
 
 With 160 more parameters (the 4 steps' `K_p`, `K_q`, `b`), the per-pixel

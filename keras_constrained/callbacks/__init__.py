@@ -6,6 +6,9 @@ from keras_constrained.callbacks.gradient_norm_monitor import (
 )
 from keras_constrained.callbacks.layer_choice_logger import LayerChoiceLogger
 from keras_constrained.callbacks.posterior_sampler import PosteriorSampler
+from keras_constrained.callbacks.sensitivity_monitor import (
+    SensitivityMonitor,
+)
 
 __all__ = ["ConstraintMonitor", "GradientNormMonitor", "LayerChoiceLogger",
-           "PosteriorSampler"]
+           "PosteriorSampler", "SensitivityMonitor"]

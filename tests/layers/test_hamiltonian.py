@@ -219,6 +219,18 @@ def test_sparse_kernel_stays_in_the_pattern_through_training():
     assert np.all(kernel[..., RING == 1] != 0)
 
 
+def test_antisymmetric_kernel_stays_in_a_symmetric_mask():
+    # One step's Jacobian is I + h diag(act') (W - W^T): off the diagonal,
+    # nonzero exactly on the mask's off-diagonal pattern.
+    mask = graph_pattern(6, [(0, 1), (1, 2), (3, 5)])
+    layer = built("float64", n=6, integrator="antisymmetric",
+                  kernel_mask=mask, step_size=0.5)
+    a = to_numpy(layer.step_jacobians(random_state(6, "float64")[None]))[0, 0]
+    off_diagonal = ~np.eye(6, dtype=bool)
+    np.testing.assert_array_equal((np.abs(a) > 1e-14)[off_diagonal],
+                                  (mask > 0)[off_diagonal])
+
+
 def test_save_and_load_round_trip(tmp_path):
     x = np.random.default_rng(7).normal(size=(3, 4)).astype("float32")
     inputs = keras.Input((4,))
@@ -244,6 +256,8 @@ def test_save_and_load_round_trip(tmp_path):
     ({"kernel_mask": np.ones((4, 4))}, 4, "kernel_mask"),
     ({"kernel_mask": np.full((2, 2), 2)}, 4, "mask"),
     ({"kernel_mask": np.eye(2), "X": np.ones((2, 2))}, 4, "`X`"),
+    ({"integrator": "antisymmetric", "kernel_mask": np.triu(np.ones((4, 4)))},
+     4, "`kernel_mask` must be symmetric"),
     ({"X": np.eye(2), "integrator": "forward_euler"}, 4, "`X`"),
     ({"J": "J2"}, 4, "`J`"),
     ({"integrator": "leapfrog"}, 4, "integrator"),
