@@ -5,6 +5,9 @@ import math
 import keras
 from keras import ops
 
+from keras_constrained._distribute import sum_over_replicas
+from keras_constrained._distribute import update_variables
+from keras_constrained._ops import cond
 from keras_constrained.optimizers import layer_norms
 
 SCALES = ("none", "architecture")
@@ -59,17 +62,26 @@ class _Group:
         self.sizes = [math.prod(s) for s in self.shapes]
         self.rows = sum(self.sizes) // self.columns
 
+    # Casts and reshapes only where needed: under torch every `keras.ops`
+    # call costs tens of microseconds of Python, a step's worth here.
     def matrix(self, tensors, dtype):
-        return ops.concatenate(
-            [ops.reshape(ops.cast(t, dtype), (-1, self.columns))
-             for t in tensors], axis=0)
+        parts = []
+        for t, shape in zip(tensors, self.shapes):
+            if keras.backend.standardize_dtype(t.dtype) != dtype:
+                t = ops.cast(t, dtype)
+            if len(shape) != 2 or shape[-1] != self.columns:
+                t = ops.reshape(t, (-1, self.columns))
+            parts.append(t)
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=0)
 
     def split(self, m):
-        flat = ops.reshape(m, (-1,))
         parts, start = [], 0
         for size, shape in zip(self.sizes, self.shapes):
-            parts.append(ops.reshape(flat[start:start + size], shape))
-            start += size
+            rows = size // self.columns
+            part = m[start:start + rows]
+            parts.append(part if shape == (rows, self.columns)
+                         else ops.reshape(part, shape))
+            start += rows
         return parts
 
 
@@ -252,14 +264,17 @@ class DSGD(keras.optimizers.Optimizer):
         return inputs * later, vectors
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        """Replaces every gradient by the variable's DSGD step (zero outside
-        the chosen layer); `update_step` then subtracts it.
+        """Replaces every gradient by the variable's new value (itself
+        outside the chosen layer); `update_step` then assigns it.
 
         Every layer's dual norm is measured (the choice compares them all),
-        but only the chosen layer's direction is built, under `ops.cond`:
+        but only the chosen layer's direction is built, under a `cond`:
         JAX and TensorFlow then run one branch, and the spectral direction
-        costs as much as all the dual norms together.
+        costs as much as all the dual norms together. Under a TensorFlow
+        distribution strategy the choice is made on the gradient summed
+        over the replicas, the same on every replica.
         """
+        grads = sum_over_replicas(list(grads))
         given = {self._get_variable_index(v): g
                  for g, v in zip(grads, trainable_variables)}
         matrices = [
@@ -286,26 +301,36 @@ class DSGD(keras.optimizers.Optimizer):
             self.assign(vector, value)
         sizes = (ops.cast(learning_rate, self._compute_dtype) * duals
                  / (smoothness * ops.square(scales)))
-        by_index = {}
+        new_values = {}
         for k, (group, m, measure) in enumerate(
                 zip(self._groups, matrices, measures)):
-            by_index.update(zip(group.indices, group.split(ops.cond(
-                chosen == k, self._step_builder(m, measure, sizes[k]),
-                lambda m=m: ops.zeros_like(m)))))
-        super()._backend_update_step(
-            [by_index[self._get_variable_index(v)]
-             for v in trainable_variables],
-            trainable_variables, learning_rate)
+            current = [ops.convert_to_tensor(self._trainable_variables[i])
+                       for i in group.indices]
+            new_values.update(zip(group.indices, cond(
+                chosen == k,
+                self._step_builder(group, current, m, measure, sizes[k]),
+                lambda current=current: current)))
+        update_variables(
+            self, [new_values[self._get_variable_index(v)]
+                   for v in trainable_variables],
+            trainable_variables, learning_rate,
+            super()._backend_update_step)
 
-    def _step_builder(self, gradient, measure, size):
-        """The branch computing one layer's step (a function per layer, so
-        that each branch holds its own layer's tensors)."""
-        return lambda: size * layer_norms.unit_dualizer(self.norm, gradient,
-                                                        measure)
+    def _step_builder(self, group, current, gradient, measure, size):
+        """The branch computing one layer's new weights (a function per
+        layer, so that each branch holds its own layer's tensors)."""
+        def step():
+            direction = size * layer_norms.unit_dualizer(
+                self.norm, gradient, measure)
+            return [w - ops.cast(d, w.dtype)
+                    for w, d in zip(current, group.split(direction))]
+
+        return step
 
     def update_step(self, gradient, variable, learning_rate):
-        # `gradient` is the step computed in `_backend_update_step`.
-        self.assign_sub(variable, ops.cast(gradient, variable.dtype))
+        # `gradient` is the variable's new value, from
+        # `_backend_update_step`: unchanged outside the chosen layer.
+        self.assign(variable, gradient)
 
     def get_config(self):
         config = super().get_config()

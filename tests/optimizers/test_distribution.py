@@ -1,0 +1,34 @@
+"""The optimizers under Keras' distribution engines: data-parallel training
+on two CPU devices takes the steps of single-device training (noise
+included: every replica draws the same), and the constraints hold."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+SCRIPT = Path(__file__).with_name("distributed_fit.py")
+
+
+@pytest.fixture(scope="module")
+def results():
+    if keras.config.backend() not in ("jax", "tensorflow"):
+        pytest.skip("Keras has no multi-device strategy for torch.")
+    env = dict(os.environ, KERAS_BACKEND=keras.config.backend())
+    run = subprocess.run([sys.executable, str(SCRIPT)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "name", ["UnderdampedLangevin", "OverdampedLangevin", "DSGD"])
+def test_two_devices_train_as_one(results, name):
+    result = results[name]
+    assert result["moved"] > 1e-2  # it trained
+    assert result["difference"] < 1e-5
+    assert result["violation"] < 1e-5
