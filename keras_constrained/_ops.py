@@ -1,6 +1,8 @@
 """Workarounds for backend quirks in `keras.ops`, each with its reason."""
 
+import functools
 import math
+import warnings
 
 import keras
 from keras import ops
@@ -31,16 +33,22 @@ def _sin_of_reduced(u):
 
 
 def _polynomial_is_faster(x):
-    # XLA's CPU sin and cos cost about thirty fused multiply-adds per element
-    # (measured: 3.5 ms vs 0.1 ms for this polynomial on 784,000 floats), and
-    # the circle constraint needs both per weight per step. JAX compiles the
-    # train step with XLA, and TensorFlow runs the optimizers' per-variable
-    # arithmetic with XLA (`fused`), where the polynomial fuses into one
-    # loop. Torch runs eagerly: its own vectorised sin and cos are cheaper
-    # than a polynomial of separate kernels. Float64 keeps the exact
-    # functions.
-    return (keras.config.backend() in ("jax", "tensorflow")
-            and ops.dtype(x) in ("float32", "float16", "bfloat16"))
+    # A compiler's CPU sin and cos cost about thirty fused multiply-adds per
+    # element (XLA: 3.5 ms against 0.1 ms for this polynomial on 784,000
+    # floats, measured), and the circle constraint needs both per weight
+    # per step. Where the optimizers' arithmetic is compiled (`fused`: JAX
+    # and TensorFlow through XLA, torch through `torch.compile`) the
+    # polynomial fuses into one loop. Eager torch runs one kernel per op:
+    # there its own vectorised sin and cos are cheaper than a polynomial of
+    # separate kernels. Float64 keeps the exact functions.
+    if ops.dtype(x) not in ("float32", "float16", "bfloat16"):
+        return False
+    backend = keras.config.backend()
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return backend in ("jax", "tensorflow")
 
 
 def sin_of_angle(x):
@@ -58,20 +66,42 @@ def cos_of_angle(x):
     return _sin_of_reduced(0.5 * math.pi - ops.abs(x))
 
 
-def fused(fn):
-    """`fn`, a function of tensors only, compiled into fused loops.
+def fused_update(fn, iterative=False):
+    """An update of variables computed by `fn` as fused loops.
 
-    TensorFlow runs Keras' train steps on CPU as graphs without XLA, where
-    each elementwise op is a separate pass over the whole tensor; an
-    optimizer's per-variable arithmetic (a dozen or more such ops) then
-    costs several times its memory traffic. Under TensorFlow `fn` becomes an
-    XLA-compiled function (it nests in any train step), fusing the chain
-    into one pass. JAX already compiles the whole train step with XLA.
-    Torch runs eagerly (`torch.compile` takes seconds to compile per
-    variable shape), so there `fn` is returned as it is.
+    Returns `update(optimizer, targets, *args)`, which assigns the values
+    `fn(*args)` (a list, a function of tensors only) to the variables
+    `targets` (one each; `None` where a value is not kept).
+
+    An optimizer's per-variable arithmetic is a chain of a dozen or more
+    elementwise ops. JAX compiles the whole train step with XLA, which
+    fuses such a chain into one pass over the tensor: `fn` runs as it is.
+    TensorFlow runs Keras' CPU train steps as graphs without XLA, one pass
+    per op: `fn` becomes an XLA-compiled function (it nests in any train
+    step). Torch runs eagerly, and every op also allocates a fresh tensor:
+    `fn` and the assignments become one loop compiled by `torch.compile`
+    that writes into the variables (a Langevin step on a 784 x 1000 kernel
+    took 5.7 ms eagerly, measured), unless `fn` loops to a tolerance
+    (`iterative`: `torch.compile` would break it into pieces) or its first
+    argument has fewer than `TORCH_COMPILE_MIN_SIZE` elements, where
+    compiling costs more than it saves.
     """
-    if keras.config.backend() != "tensorflow":
-        return fn
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        fn = _xla_compiled(fn)
+    eager = functools.partial(_assign_all, fn)
+    if backend == "torch" and not iterative:
+        return _torch_compiled_update(fn, eager)
+    return eager
+
+
+def _assign_all(fn, optimizer, targets, *args):
+    for target, value in zip(targets, fn(*args)):
+        if target is not None:
+            optimizer.assign(target, value)
+
+
+def _xla_compiled(fn):
     import tensorflow as tf
 
     compiled = tf.function(fn, jit_compile=True, autograph=False)
@@ -85,6 +115,51 @@ def fused(fn):
     return call
 
 
+# Compiling takes seconds once per function and shape; a fused step saves
+# about 5 ns per element: below this size it would take more than a few
+# thousand steps to pay off.
+TORCH_COMPILE_MIN_SIZE = 2**18
+
+
+def _torch_compiled_update(fn, eager):
+    import torch
+
+    def assign_in_place(targets, *args):
+        for target, value in zip(targets, fn(*args)):
+            if target is not None:
+                target.copy_(value)
+
+    # Static shapes: with symbolic ones torch 2.13's inductor fails on
+    # inputs written in place ("size_bytes_is_heap_allocated_").
+    compiled = torch.compile(assign_in_place, dynamic=False)
+    failed = False
+
+    def update(optimizer, targets, *args):
+        nonlocal failed
+        if (failed or math.prod(args[0].shape) < TORCH_COMPILE_MIN_SIZE
+                or torch.compiler.is_compiling()):
+            return eager(optimizer, targets, *args)
+        # Plain tensors sharing the variables' memory: Keras variables hold
+        # `torch.nn.Parameter`s, which the compiled function would treat
+        # as another input type.
+        tensors = keras.tree.map_structure(
+            lambda x: x if x is None else ops.convert_to_tensor(x).detach(),
+            (targets, *args))
+        try:
+            with warnings.catch_warnings():
+                # Tracing Keras' dtype rules notes their `lru_cache`.
+                warnings.filterwarnings(
+                    "ignore", message=".*functools.lru_cache", module="torch")
+                with torch.no_grad():
+                    compiled(*tensors)
+        except Exception as error:  # e.g. no C++ compiler on the machine
+            warnings.warn(f"torch.compile failed, running eagerly: {error}")
+            failed = True
+            eager(optimizer, targets, *args)
+
+    return update
+
+
 def cond(pred, true_fn, false_fn):
     """`keras.ops.cond`, without its per-call cost under torch.
 
@@ -93,5 +168,12 @@ def cond(pred, true_fn, false_fn):
     optimizer calls it per variable per step.
     """
     if keras.config.backend() == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            # Inside a compiled function, both branches and a select fuse
+            # into one loop; a Python `if` would split the function.
+            return keras.tree.map_structure(
+                lambda a, b: ops.where(pred, a, b), true_fn(), false_fn())
         return true_fn() if bool(pred) else false_fn()
     return ops.cond(pred, true_fn, false_fn)

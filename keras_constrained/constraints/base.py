@@ -34,6 +34,10 @@ class ManifoldConstraint(keras.constraints.Constraint):
     # `c * v` for time `t` is moving with `v` for time `c * t` (and ending
     # with `c` times the velocity), which integrators may use to merge steps.
     exact_flow = False
+    # True when the geometry's steps iterate to a tolerance (data-dependent
+    # loops, e.g. `Orthogonal`'s SHAKE): such a step cannot be compiled
+    # into one fused loop where the backend compiles only closed forms.
+    iterative = False
 
     def check_shape(self, shape):
         """Raises `ValueError` if this constraint cannot apply to `shape`."""

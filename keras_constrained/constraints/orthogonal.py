@@ -173,6 +173,8 @@ class Orthogonal(ManifoldConstraint):
     ```
     """
 
+    iterative = True
+
     def __init__(self, tolerance=None, max_iterations=30):
         if tolerance is not None:
             tolerance = check_positive("tolerance", tolerance)

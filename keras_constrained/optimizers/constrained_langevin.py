@@ -3,13 +3,14 @@ geometry in `build()`, holding manifold coordinates, drawing noise, and
 guarding against non-finite gradients. The integrators themselves live in
 `overdamped_langevin.py` and `underdamped_langevin.py`."""
 
+import functools
 import math
 
 import keras
 from keras import ops
 
 from keras_constrained._ops import cond
-from keras_constrained._ops import fused
+from keras_constrained._ops import fused_update
 from keras_constrained.constraints.base import ManifoldConstraint
 
 
@@ -89,6 +90,7 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
         self._geometries = []
         self._coordinates = []
         self._slots = []
+        self._steps = []
         # Indices, not variables: a list attribute of an optimizer is
         # tracked, and model variables must not become optimizer variables.
         for index, variable in enumerate(variables):
@@ -99,6 +101,9 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
             else:
                 constraint = Euclidean()
             self._geometries.append(constraint)
+            self._steps.append(fused_update(functools.partial(
+                self._guarded_step, constraint),
+                iterative=constraint.iterative))
             coordinates = None
             if not constraint.weights_are_coordinates:
                 coordinates = self.add_variable_from_reference(
@@ -151,26 +156,23 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
             noise = keras.random.normal(ops.shape(q), dtype=dtype,
                                         seed=self._seed_generator)
 
-        def guarded_step(q, value, state, gradient, h, noise):
-            def step():
-                q_new, new_state = self.integrate(
-                    geometry, q, state, geometry.lift_gradient(q, gradient),
-                    h, noise)
-                return q_new, geometry.lower(q_new), new_state
-
-            # A non-finite gradient leaves the variable and its state as
-            # they were. One branch (rather than a select per output) lets
-            # XLA fuse the step as if there were no guard.
-            finite = ops.isfinite(ops.sum(gradient))  # inf, NaN propagate
-            return cond(finite, step, lambda: (q, value, state))
-
-        q_new, w_new, new_state = fused(guarded_step)(
+        self._steps[index](
+            self, [coordinates, variable, *slots],
             q, value, state, gradient, ops.cast(learning_rate, dtype), noise)
-        if coordinates is not None:
-            self.assign(coordinates, q_new)
-        self.assign(variable, w_new)
-        for slot, new in zip(slots, new_state):
-            self.assign(slot, new)
+
+    def _guarded_step(self, geometry, q, value, state, gradient, h, noise):
+        """A variable's new coordinates, weights and slots after one step:
+        `integrate`, unless its gradient is not finite; then the variable
+        and its state stay as they were. One branch (rather than a select
+        per output) lets XLA fuse the step as if there were no guard."""
+        def step():
+            q_new, new_state = self.integrate(
+                geometry, q, state, geometry.lift_gradient(q, gradient), h,
+                noise)
+            return [q_new, geometry.lower(q_new), *new_state]
+
+        finite = ops.isfinite(ops.sum(gradient))  # inf, NaN propagate
+        return cond(finite, step, lambda: [q, value, *state])
 
     def integrate(self, geometry, q, state, gradient, h, noise):
         raise NotImplementedError

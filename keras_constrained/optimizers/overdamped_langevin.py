@@ -37,6 +37,11 @@ class OverdampedLangevin(ConstrainedLangevin):
     point on a manifold would only be undone by the landing); use a
     `kernel_regularizer` for an L2 force on constrained weights.
 
+    Under torch, the step of a variable of at least `2**18` weights whose
+    constraint has a closed-form step (all but `Orthogonal`) is compiled by
+    `torch.compile` into one loop writing in place: the first step of each
+    shape takes seconds to compile (torch caches the result on disk).
+
     Args:
         learning_rate: float, schedule or callable: the step size `h`.
         temperature: float >= 0, the temperature `T` of the sampled density.

@@ -63,6 +63,11 @@ class UnderdampedLangevin(ConstrainedLangevin):
     variable and its state unchanged. Decoupled `weight_decay` applies only
     to variables without a manifold constraint.
 
+    Under torch, the step of a variable of at least `2**18` weights whose
+    constraint has a closed-form step (all but `Orthogonal`) is compiled by
+    `torch.compile` into one loop writing in place: the first step of each
+    shape takes seconds to compile (torch caches the result on disk).
+
     Args:
         learning_rate: float, schedule or callable: the step size `h`.
         friction: float >= 0, the friction `gamma` (per unit time).
