@@ -30,7 +30,10 @@ class ConstraintMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        violations = [float(w.constraint.violation(w))
+        # Through NumPy: a torch violation computed from a weight still
+        # requires grad, and `float` of it warns.
+        violations = [float(keras.ops.convert_to_numpy(
+                          w.constraint.violation(w)))
                       for w in self.model.weights
                       if isinstance(w.constraint, ManifoldConstraint)]
         logs["max_violation"] = max(violations, default=0.0)
