@@ -302,11 +302,10 @@ table:
 - **The unconstrained runs overfit; the constrained one much less.** Their
   test loss is lowest at epoch 22 (0.389-0.391) and then climbs, with large
   swings, to about 0.45-0.6 over epochs 40-60 (about 0.85 at a spike in
-  epoch 54, read off the plot),
-  while they fit the training subset to 98%. With the circle constraint
-  the test loss keeps falling slowly to its lowest value at epoch 51
-  (0.379) and ends at 0.405; the training loss falls more slowly (95%
-  training accuracy). This is the paper's claim, reproduced on one run of
+  epoch 54, read off the plot), while they fit the training subset to
+  98%. With the circle constraint the test loss keeps falling slowly to
+  its lowest value at epoch 51 (0.379) and ends at 0.405; the training
+  loss falls more slowly (95% training accuracy). This is the paper's claim, reproduced on one run of
   60 epochs (the paper averages 20 runs of 400).
 - **Test accuracy is not higher with the constraint here:** 86.1% against
   86.6-86.8%. The gain is in the loss, i.e. in how confident the wrong
