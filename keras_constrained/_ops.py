@@ -38,9 +38,10 @@ def _polynomial_is_faster(x):
     # floats, measured), and the circle constraint needs both per weight
     # per step. Where the optimizers' arithmetic is compiled
     # (`fused_update`: JAX and TensorFlow through XLA, torch through
-    # `torch.compile`) the polynomial fuses into one loop. Eager torch runs one kernel per op:
-    # there its own vectorised sin and cos are cheaper than a polynomial of
-    # separate kernels. Float64 keeps the exact functions.
+    # `torch.compile`) the polynomial fuses into one loop. Eager torch runs
+    # one kernel per op: there its own vectorised sin and cos are cheaper
+    # than a polynomial of separate kernels. Float64 keeps the exact
+    # functions.
     if ops.dtype(x) not in ("float32", "float16", "bfloat16"):
         return False
     backend = keras.config.backend()
