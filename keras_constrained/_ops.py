@@ -18,6 +18,25 @@ def matmul(a, b):
     return ops.einsum("ij,jk->ik", a, b)
 
 
+def eigh(a):
+    """`keras.ops.eigh`, retried in float64 where torch's solver fails.
+
+    Torch's float32 LAPACK solver (2.13, CPU) fails to converge on some
+    Gram matrices of saturated networks' gradients (rank 8 of 256, 99 zero
+    columns: measured in `benchmarks/dsgd.py`) that NumPy, JAX and
+    TensorFlow decompose; in float64 it converges.
+    """
+    if keras.config.backend() != "torch":
+        return ops.eigh(a)
+    import torch
+
+    try:
+        return ops.eigh(a)
+    except torch.linalg.LinAlgError:
+        values, vectors = ops.eigh(ops.cast(a, "float64"))
+        return ops.cast(values, a.dtype), ops.cast(vectors, a.dtype)
+
+
 # Taylor coefficients of sin up to u**11: on |u| <= pi/2 the remainder is
 # below 6e-8, float32's resolution.
 _SIN_COEFFICIENTS = (-1 / 39916800, 1 / 362880, -1 / 5040, 1 / 120, -1 / 6)

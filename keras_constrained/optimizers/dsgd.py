@@ -136,8 +136,9 @@ class DSGD(keras.optimizers.Optimizer):
     `layer_names` holds the groups' names after `build()`, and the
     optimizer variable `chosen_layer` the index of the layer the last step
     updated (-1 before the first step, and after a step skipped for a
-    non-finite gradient); `keras_constrained.callbacks.LayerChoiceLogger`
-    records it at every step.
+    non-finite gradient or dual norm);
+    `keras_constrained.callbacks.LayerChoiceLogger` records it at every
+    step.
 
     Mini-batch (stochastic) training: the layer is chosen and moved with the
     same mini-batch gradient. The guarantee then holds in expectation up to
@@ -287,6 +288,9 @@ class DSGD(keras.optimizers.Optimizer):
         duals, measures = zip(*[layer_norms.dual_norm(self.norm, m)
                                 for m in matrices])
         duals = ops.stack(duals)
+        # A solver that fails returns NaN (JAX's eigh): skip as for NaN
+        # gradients.
+        finite = ops.logical_and(finite, ops.all(ops.isfinite(duals)))
         scales, power_vectors = self._layer_scales()
         smoothness = ops.convert_to_tensor(
             self.smoothness, self._compute_dtype) * ops.ones_like(duals)

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
 
 NORMS = ("frobenius", "spectral")
@@ -79,7 +80,7 @@ def spectral_measure(g):
     nuclear norm and polar factor below are regularized by.
     """
     x = _short_side(g)
-    lam, v = ops.eigh(matmul(ops.transpose(x), x))
+    lam, v = eigh(matmul(ops.transpose(x), x))
     lam = ops.relu(lam)  # (`ops.maximum(lam, 0.0)` is float32 on torch)
     dtype = keras.backend.standardize_dtype(lam.dtype)
     info = np.finfo(dtype)

@@ -226,6 +226,26 @@ def test_a_non_finite_gradient_skips_the_step():
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_failed_eigendecomposition_skips_the_step(monkeypatch):
+    # JAX's eigh returns NaN where LAPACK does not converge.
+    from keras_constrained.optimizers import layer_norms
+
+    def failing_eigh(a):
+        values, vectors = keras.ops.eigh(a)
+        return values * np.nan, vectors
+
+    monkeypatch.setattr(layer_norms, "eigh", failing_eigh)
+    x, y = regression_data()
+    model = tanh_mlp()
+    optimizer = DSGD(norm="spectral")
+    model.compile(optimizer, "mse")
+    before = model.get_weights()
+    model.train_on_batch(x, y)
+    assert int(optimizer.chosen_layer) == -1
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"smoothness": 0.0}, "smoothness"),
     ({"smoothness": -1.0}, "smoothness"),

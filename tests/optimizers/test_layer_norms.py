@@ -84,6 +84,29 @@ def test_on_a_spread_spectrum_the_dual_norm_keeps_its_documented_bound():
         atol=1e-3)
 
 
+def test_a_saturated_layer_gradient_is_measured():
+    # Rank 8 of 256 with 99 zero columns (dead units) and rows equal up to
+    # sign (saturated inputs), like a gradient of a saturated tanh MLP: torch
+    # 2.13's float32 eigh failed to converge on this Gram matrix (with 1 and
+    # 2 threads, on the machine this was written on; `_ops.eigh` then
+    # retries in float64).
+    rng = np.random.default_rng(288)
+    signs = np.sign(rng.standard_normal((257, 8)))
+    factors = rng.standard_normal((256, 8)) * 10.0 ** rng.uniform(-3, 0, 8)
+    factors[rng.permutation(256)[:99]] = 0.0
+    g = (signs @ factors.T).astype("float32")
+    s = np.linalg.svd(g.astype("float64"), compute_uv=False)
+    dual, direction = both("spectral", g)
+    tau = layer_norms.ROUNDING_UNITS * np.finfo("float32").eps * s[0] ** 2
+    noise = np.sum(s < 1e-6 * s[0]) * 0.32 * np.sqrt(tau)
+    assert s.sum() * (1 - 1e-4) - noise <= dual
+    assert dual <= s.sum() * (1 + 1e-5) + noise
+    assert np.linalg.norm(direction.astype("float64"), 2) <= 1 + 1e-5
+    # The Gram matrix's rounding noise in the 248 zero singular values moves
+    # `dual` by 5e-4 of itself, well inside `noise`.
+    np.testing.assert_allclose(np.sum(g * direction), dual, rtol=1e-3)
+
+
 def test_frobenius_dual_norm_and_duality_map():
     g = matrices("float32")["tall"]
     norm = np.linalg.norm(g)
