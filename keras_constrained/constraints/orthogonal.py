@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor
@@ -39,7 +40,7 @@ def _polar_by_eigh(m):
     floored at the dtype's resolution times the largest (a rank-deficient
     `m` has no unique polar factor anyway).
     """
-    values, vectors = ops.eigh(_gram(m, m))
+    values, vectors = eigh(_gram(m, m))
     floor = ops.max(values) * float(keras.config.epsilon())
     scale = ops.rsqrt(ops.maximum(values, floor))
     return matmul(m, matmul(vectors * scale, ops.transpose(vectors)))
