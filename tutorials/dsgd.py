@@ -2,7 +2,7 @@
 Title: DSGD: training one greedy layer at a time
 Author: keras-constrained contributors
 Date created: 2026/11/23
-Last modified: 2026/11/23
+Last modified: 2026/11/30
 Description: Duality structure gradient descent against SGD, Adam and Muon on a tanh MLP (full batch) and on Fashion-MNIST (mini-batch), with a map of which layer trained when.
 Accelerator: None
 """
@@ -351,25 +351,24 @@ The numbers below come from one run of
 KERAS_BACKEND=jax python dsgd.py
 ```
 
-on 2 CPU cores shared with other work (2.5 minutes of wall time; another
-benchmark ran at the same time, so the seconds below are rough). Training on
-CPU is not bit-for-bit reproducible here, so a rerun gives somewhat
-different numbers. The `L` sweep: with `L = 0.01` the full-batch loss
-diverged, with 0.03 and 0.1 it decreased at every step (final losses 3.0e-5
-and 5.2e-3). The table:
+on 2 otherwise idle CPU cores (35 seconds of wall time, 2026-11-30).
+Training on CPU is not bit-for-bit reproducible here, so a rerun gives
+somewhat different numbers. The `L` sweep: with `L = 0.01` the full-batch
+loss diverged, with 0.03 and 0.1 it decreased at every step (final losses
+3.2e-5 and 5.0e-3). The table:
 
 ```
    setting |                      optimizer | final loss | test acc | seconds | steps per layer
-full batch |         DSGD spectral (L=0.03) |   3.57e-05 |          |     1.6 | [10, 288, 2]
-full batch |        DSGD Frobenius (L=0.03) |   7.00e-02 |          |     1.0 | [280, 0, 20]
-full batch |                      SGD (0.3) |   5.09e-02 |          |     1.1 | all, every step
-full batch |                    Adam (0.01) |   1.12e-06 |          |     0.9 | all, every step
+full batch |         DSGD spectral (L=0.03) |   3.74e-05 |          |     0.4 | [12, 286, 2]
+full batch |        DSGD Frobenius (L=0.03) |   7.00e-02 |          |     0.3 | [280, 0, 20]
+full batch |                      SGD (0.3) |   5.09e-02 |          |     0.3 | all, every step
+full batch |                    Adam (0.01) |   1.12e-06 |          |     0.3 | all, every step
 full batch |                    Muon (0.02) |   1.51e-03 |          |     0.4 | all, every step
-   Fashion |            DSGD spectral (L=3) |   2.95e-01 |   0.8527 |     8.3 | [365, 35, 0]
-   Fashion | DSGD spectral, scaled (L=0.03) |   5.23e-01 |   0.7920 |     9.7 | [0, 3, 397]
-   Fashion |                      SGD (0.1) |   4.48e-01 |   0.8264 |     1.3 | all, every step
-   Fashion |                   Adam (0.001) |   3.69e-01 |   0.8283 |     1.1 | all, every step
-   Fashion |                    Muon (0.02) |   3.16e-01 |   0.8209 |     3.4 | all, every step
+   Fashion |            DSGD spectral (L=3) |   2.65e-01 |   0.8524 |     1.8 | [362, 38, 0]
+   Fashion | DSGD spectral, scaled (L=0.03) |   5.23e-01 |   0.7918 |     1.5 | [0, 3, 397]
+   Fashion |                      SGD (0.1) |   4.48e-01 |   0.8264 |     0.4 | all, every step
+   Fashion |                   Adam (0.001) |   3.69e-01 |   0.8283 |     0.4 | all, every step
+   Fashion |                    Muon (0.02) |   3.16e-01 |   0.8209 |     1.6 | all, every step
 ```
 
 ("final loss": the mean training loss of the last 20 steps; "seconds":
@@ -378,8 +377,8 @@ to the DSGD runs.)
 
 - **Full batch, the theory's setting.** With the smallest `L` whose loss was
   monotone, spectral DSGD decreased the loss at every one of its 300 steps,
-  from 1.74 to 3.6e-5, while moving one layer per step: 288 of the steps
-  went to the second hidden layer, 10 to the first and 2 to the output
+  from 1.74 to 3.7e-5, while moving one layer per step: 286 of the steps
+  went to the second hidden layer, 12 to the first and 2 to the output
   layer. That is 40 times lower than Muon (1.5e-3, whose loss oscillates)
   and 1,400 times lower than SGD with the largest learning rate that did not
   diverge (5.1e-2, with loss spikes). Adam went lower still (1.1e-6), after a
@@ -388,8 +387,8 @@ to the DSGD runs.)
   first hidden layer almost only.
 - **Mini-batches.** Spectral DSGD without the scale (`L = 3`, step
   multiplier 0.5) reached the lowest training loss and the best test
-  accuracy of the five (85.3% against 82-83% for Adam, SGD and Muon), again
-  moving mostly the first hidden layer (365 of 400 steps) and never the
+  accuracy of the five (85.2% against 82-83% for Adam, SGD and Muon), again
+  moving mostly the first hidden layer (362 of 400 steps) and never the
   output layer. With the architecture scale it moved the output layer at
   397 of 400 steps: the scale of the first layer includes
   `sqrt(785) = 28` (the pixels are in [0, 1], so this bound on the input
@@ -402,13 +401,13 @@ to the DSGD runs.)
 - **Cost.** DSGD pays one full backward pass for one layer's move, and the
   spectral norm needs every layer's nuclear norm at every step: the
   eigenvalues of each gradient's small Gram matrix (`m n^2` multiply-adds
-  for an `m x n` gradient, close to an SGD step's own cost in all), and
-  the chosen layer's direction from its eigenvectors. Step times measured
-  in the run above (an earlier version, which iterated Newton-Schulz on
-  every layer: about 21 ms per step against about 3 ms for SGD and 8.5 ms
-  for Muon) are superseded by `benchmarks/dsgd.py`, which measures the
-  step cost as a ratio to SGD without the logger's host sync per step. In
-  wall time SGD, Adam and Muon are ahead on this CPU.
+  for an `m x n` gradient and an `n x n` eigendecomposition), and the
+  chosen layer's direction from its eigenvectors. In the run above a
+  mini-batch step of spectral DSGD took about 4.5 ms against 1 ms for SGD
+  and Adam and 4 ms for Muon (400 steps; with the logger's host sync after
+  every step). `benchmarks/dsgd.py` measures the step cost as a ratio to
+  SGD without the logger, and what the nuclear norms alone cost: on a CPU
+  they are most of it. In wall time SGD and Adam are ahead on this CPU.
 
 ## Conclusion
 
