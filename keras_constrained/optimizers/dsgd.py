@@ -284,7 +284,8 @@ class DSGD(keras.optimizers.Optimizer):
             for group in self._groups]
         finite = ops.all(ops.stack(
             [ops.isfinite(ops.sum(m)) for m in matrices]))
-        matrices = [ops.where(finite, m, 0.0) for m in matrices]
+        matrices = cond(finite, lambda: matrices,
+                        lambda: [ops.zeros_like(m) for m in matrices])
         duals, measures = zip(*[layer_norms.dual_norm(self.norm, m)
                                 for m in matrices])
         duals = ops.stack(duals)
@@ -324,8 +325,8 @@ class DSGD(keras.optimizers.Optimizer):
         """The branch computing one layer's new weights (a function per
         layer, so that each branch holds its own layer's tensors)."""
         def step():
-            direction = size * layer_norms.unit_dualizer(
-                self.norm, gradient, measure)
+            direction = layer_norms.unit_dualizer(
+                self.norm, gradient, measure, size)
             return [w - ops.cast(d, w.dtype)
                     for w, d in zip(current, group.split(direction))]
 
@@ -333,8 +334,11 @@ class DSGD(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         # `gradient` is the variable's new value, from
-        # `_backend_update_step`: unchanged outside the chosen layer.
-        self.assign(variable, gradient)
+        # `_backend_update_step`: outside the chosen layer, the variable's
+        # own value (under torch and JAX the very tensor it holds, which
+        # needs no copy).
+        if gradient is not variable.value:
+            self.assign(variable, gradient)
 
     def get_config(self):
         config = super().get_config()

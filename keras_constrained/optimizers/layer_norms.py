@@ -47,13 +47,14 @@ def dual_norm(norm, g):
     return spectral_dual_norm(lam, tau), measure
 
 
-def unit_dualizer(norm, g, measure):
-    """The unit dualizer `u` of `g` (zero for `g = 0`), from `g` and the
-    `measure` that `dual_norm(norm, g)` returned: `<g, u>` is the dual
-    norm `dual_norm` gave and `||u|| <= 1`."""
+def unit_dualizer(norm, g, measure, size=1.0):
+    """`size` times the unit dualizer `u` of `g` (zero for `g = 0`), from
+    `g` and the `measure` that `dual_norm(norm, g)` returned: `<g, u>` is
+    the dual norm `dual_norm` gave and `||u|| <= 1`. (`size` is applied
+    where it costs least: to a scalar or to a small matrix.)"""
     if norm == "frobenius":
-        return g / ops.where(measure > 0, measure, 1.0)
-    return polar_direction(g, *measure)
+        return ops.multiply(g, size / ops.where(measure > 0, measure, 1.0))
+    return polar_direction(g, *measure, size=size)
 
 
 def _short_side(g):
@@ -116,9 +117,9 @@ def spectral_dual_norm(lam, tau):
     return ops.sum(lam / ops.sqrt(lam + tau) * _polish(s))
 
 
-def polar_direction(g, lam, v, tau):
-    """`u = p(g (A + tau I)^{-1/2})` (for `g` with more rows than columns;
-    the transpose otherwise), from `spectral_measure(g)`: `U diag(phi) V^T`
+def polar_direction(g, lam, v, tau, size=1.0):
+    """`size` times `u = p(g (A + tau I)^{-1/2})` (for `g` with more rows
+    than columns; the transpose otherwise), from `spectral_measure(g)`: `U diag(phi) V^T`
     in exact arithmetic (thin SVD `g = U S V^T`, `phi` as in
     `spectral_dual_norm`), the polar factor `U V^T` up to the singular
     values below about `sqrt(tau)`, which it shrinks towards 0.
@@ -134,7 +135,8 @@ def polar_direction(g, lam, v, tau):
     x = _short_side(g)
     x = matmul(x, matmul(v / ops.sqrt(lam + tau)[None, :], ops.transpose(v)))
     a = matmul(ops.transpose(x), x)
-    x = matmul(x, _polish(a, ops.eye(a.shape[0], dtype=a.dtype), matmul))
+    x = matmul(x, size * _polish(a, ops.eye(a.shape[0], dtype=a.dtype),
+                                 matmul))
     return x if g.shape[0] >= g.shape[1] else ops.transpose(x)
 
 
