@@ -335,8 +335,8 @@ class DSGD(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         # `gradient` is the variable's new value, from
         # `_backend_update_step`: outside the chosen layer, the variable's
-        # own value (under torch and JAX the very tensor it holds, which
-        # needs no copy).
+        # own value (under torch the very tensor it holds, which needs no
+        # copy; JAX and TensorFlow hand over another tensor and assign).
         if gradient is not variable.value:
             self.assign(variable, gradient)
 

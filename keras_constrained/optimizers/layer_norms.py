@@ -119,8 +119,8 @@ def spectral_dual_norm(lam, tau):
 
 def polar_direction(g, lam, v, tau, size=1.0):
     """`size` times `u = p(g (A + tau I)^{-1/2})` (for `g` with more rows
-    than columns; the transpose otherwise), from `spectral_measure(g)`: `U diag(phi) V^T`
-    in exact arithmetic (thin SVD `g = U S V^T`, `phi` as in
+    than columns; the transpose otherwise), from `spectral_measure(g)`:
+    `U diag(phi) V^T` in exact arithmetic (thin SVD `g = U S V^T`, `phi` as in
     `spectral_dual_norm`), the polar factor `U V^T` up to the singular
     values below about `sqrt(tau)`, which it shrinks towards 0.
 
