@@ -14,6 +14,19 @@ from keras_constrained._ops import fused_update
 from keras_constrained.constraints.base import ManifoldConstraint
 
 
+def sgd_learning_rate(learning_rate):
+    """The `learning_rate` argument of `from_sgd`, checked: SGD's constant
+    learning rate (the underdamped time step is its square root)."""
+    if (isinstance(learning_rate, bool)
+            or not isinstance(learning_rate, (int, float))
+            or not 0 < learning_rate < math.inf):
+        raise ValueError(
+            "`learning_rate` must be a finite number > 0 (SGD's learning "
+            f"rate); received learning_rate={learning_rate!r}."
+        )
+    return float(learning_rate)
+
+
 class Euclidean(ManifoldConstraint):
     """The geometry of an unconstrained variable: flat space."""
 

@@ -6,11 +6,19 @@ from keras import ops
 from keras_constrained.optimizers.constrained_langevin import (
     ConstrainedLangevin,
 )
+from keras_constrained.optimizers.constrained_langevin import (
+    sgd_learning_rate,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
 class OverdampedLangevin(ConstrainedLangevin):
-    """Constrained stochastic-gradient Langevin dynamics (overdamped).
+    """Constrained SGLD (overdamped); `learning_rate` is the time step h.
+
+    Here `h` is also SGD's learning rate: unconstrained at temperature 0
+    this is `keras.optimizers.SGD(h)`. `OverdampedLangevin.from_sgd(lr)`
+    builds it with its arguments checked; for SGD with momentum, see
+    `UnderdampedLangevin.from_sgd`.
 
     Each step of size `h = learning_rate` moves every variable by
 
@@ -43,8 +51,11 @@ class OverdampedLangevin(ConstrainedLangevin):
     shape takes seconds to compile (torch caches the result on disk).
 
     Args:
-        learning_rate: float, schedule or callable: the step size `h`.
-        temperature: float >= 0, the temperature `T` of the sampled density.
+        learning_rate: float, schedule or callable: the time step `h`
+            (SGD's learning rate).
+        temperature: float >= 0, the temperature `T` of the sampled density
+            `exp(-loss / T)`. `posterior_temperature(N)` (`1 / N`) makes it
+            the Bayesian posterior for a mean loss over `N` examples.
         seed: int or None, seeds the optimizer's noise (per backend).
         **kwargs: the arguments of `keras.optimizers.Optimizer`
             (`clipnorm`, `gradient_accumulation_steps`, `weight_decay`,
@@ -73,6 +84,37 @@ class OverdampedLangevin(ConstrainedLangevin):
                  name="overdamped_langevin", **kwargs):
         super().__init__(learning_rate=learning_rate, temperature=temperature,
                          seed=seed, name=name, **kwargs)
+
+    @classmethod
+    def from_sgd(cls, learning_rate, temperature=0.0, **kwargs):
+        """The optimizer that takes the steps of `keras.optimizers.SGD`.
+
+        At `temperature=0` on variables without a manifold constraint,
+        `OverdampedLangevin.from_sgd(lr, ...)` takes exactly the steps of
+        `keras.optimizers.SGD(lr, ...)`: it is `OverdampedLangevin(lr,
+        ...)`, the time step being SGD's learning rate (and so decoupled
+        `weight_decay` too matches SGD's). At `temperature > 0` it samples
+        `exp(-loss / temperature)` (see `posterior_temperature`). The
+        result is an ordinary `OverdampedLangevin`.
+
+        Args:
+            learning_rate: float > 0, SGD's learning rate.
+            temperature: float >= 0, as in the constructor.
+            **kwargs: the constructor's other arguments (`seed`,
+                `clipnorm`, `weight_decay`, `name`, ...).
+
+        Example:
+
+        ```python
+        optimizer = keras_constrained.optimizers.OverdampedLangevin.from_sgd(
+            0.05, temperature=1e-4, seed=0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
+        ```
+        """
+        return cls(sgd_learning_rate(learning_rate), temperature=temperature,
+                   **kwargs)
 
     def integrate(self, geometry, q, state, gradient, h, noise):
         displacement = -h * gradient

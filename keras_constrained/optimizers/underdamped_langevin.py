@@ -8,13 +8,23 @@ from keras import ops
 from keras_constrained.optimizers.constrained_langevin import (
     ConstrainedLangevin,
 )
+from keras_constrained.optimizers.constrained_langevin import (
+    sgd_learning_rate,
+)
 
 SCHEMES = ("BAOAB", "OBA")
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
 class UnderdampedLangevin(ConstrainedLangevin):
-    """Constrained underdamped Langevin dynamics: momentum that stays tangent.
+    """Constrained underdamped Langevin; `learning_rate` is the time step h.
+
+    `learning_rate=h` is not SGD's rate, which is about `h**2`: at
+    temperature 0 without constraints this is
+    `SGD(h**2 * (1 + mu) / 2, momentum=mu)` (BAOAB, the default scheme),
+    `mu = exp(-friction * h)`, so an SGD- or Adam-sized `1e-3` barely
+    moves. To translate SGD settings, use
+    `UnderdampedLangevin.from_sgd(learning_rate, momentum)`.
 
     Each variable `w` carries a momentum `p`, tangent to its constraint's set
     (RATTLE). With step `h = learning_rate`, friction `gamma`, temperature
@@ -50,9 +60,8 @@ class UnderdampedLangevin(ConstrainedLangevin):
     constraints this is exactly `keras.optimizers.SGD(lr, momentum=mu)` with
     `mu = exp(-gamma * h)` and `lr = h**2 * (1 + mu) / 2` for BAOAB
     (`lr = h**2` for OBA); SGD's velocity is `h * (1 + mu) / 2 * p` (BAOAB)
-    or `h * p` (OBA). Given SGD's `lr` and `momentum`, take
-    `h = sqrt(2 * lr / (1 + momentum))` and `gamma = -log(momentum) / h`.
-    The paper's Fashion-MNIST settings `h = 0.3, gamma = 1` are
+    or `h * p` (OBA). `from_sgd` inverts this mapping. The paper's
+    Fashion-MNIST settings `h = 0.3, gamma = 1` are
     `learning_rate=0.3, friction=1.0` (SGD `momentum=0.741, lr=0.078`).
 
     At `temperature > 0` it samples (as `h -> 0`) the density proportional
@@ -69,9 +78,14 @@ class UnderdampedLangevin(ConstrainedLangevin):
     shape takes seconds to compile (torch caches the result on disk).
 
     Args:
-        learning_rate: float, schedule or callable: the step size `h`.
-        friction: float >= 0, the friction `gamma` (per unit time).
-        temperature: float >= 0, the temperature `T` of the sampled density.
+        learning_rate: float, schedule or callable: the time step `h`
+            (SGD's learning rate is about `h**2`, see `from_sgd`).
+        friction: float >= 0 or `math.inf`, the friction `gamma` (per unit
+            time). At `math.inf` the momentum is redrawn every step (with
+            BAOAB, the Leimkuhler-Matthews limit method).
+        temperature: float >= 0, the temperature `T` of the sampled density
+            `exp(-loss / T)`. `posterior_temperature(N)` (`1 / N`) makes it
+            the Bayesian posterior for a mean loss over `N` examples.
         scheme: `"BAOAB"` or `"OBA"`, the splitting (see above).
         seed: int or None, seeds the optimizer's noise (per backend).
         **kwargs: the arguments of `keras.optimizers.Optimizer`
@@ -94,6 +108,15 @@ class UnderdampedLangevin(ConstrainedLangevin):
     model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
     ```
 
+    Example:
+
+    ```python
+    # The steps of keras.optimizers.SGD(0.01, momentum=0.9):
+    optimizer = keras_constrained.optimizers.UnderdampedLangevin.from_sgd(
+        0.01, momentum=0.9)
+    float(optimizer.learning_rate), optimizer.friction  # 0.1026, 1.027
+    ```
+
     References:
         Leimkuhler, Vlaar, Pouchon, Storkey. Better training using
         weight-constrained stochastic dynamics. ICML 2021, arXiv:2106.10704.
@@ -107,9 +130,9 @@ class UnderdampedLangevin(ConstrainedLangevin):
         super().__init__(learning_rate=learning_rate, temperature=temperature,
                          seed=seed, name=name, **kwargs)
         if (isinstance(friction, bool) or not isinstance(friction, (int, float))
-                or not 0 <= friction < math.inf):
+                or not 0 <= friction <= math.inf):
             raise ValueError(
-                "`friction` must be a finite number >= 0; received "
+                "`friction` must be a number >= 0 or math.inf; received "
                 f"friction={friction!r}."
             )
         if scheme not in SCHEMES:
@@ -119,9 +142,82 @@ class UnderdampedLangevin(ConstrainedLangevin):
         self.friction = float(friction)
         self.scheme = scheme
 
+    @classmethod
+    def from_sgd(cls, learning_rate, momentum=0.0, temperature=0.0,
+                 scheme="BAOAB", **kwargs):
+        """The optimizer that takes the steps of `keras.optimizers.SGD`.
+
+        At `temperature=0` on variables without a manifold constraint,
+        `UnderdampedLangevin.from_sgd(lr, momentum=mu, ...)` takes exactly
+        the steps of `keras.optimizers.SGD(lr, momentum=mu, ...)` (Keras'
+        convention: `v = mu * v - lr * gradient; w = w + v`), for either
+        scheme. It is `UnderdampedLangevin(h, friction=-log(mu) / h, ...)`
+        with the time step `h = sqrt(2 * lr / (1 + mu))` for BAOAB and
+        `h = sqrt(lr)` for OBA (BAOAB's kick is followed by only half a
+        drift before the damping; see the class docstring). `mu = 0` gives
+        `friction=math.inf`. A decoupled `weight_decay` is multiplied by `lr / h`, since Keras
+        scales it by the learning rate. At `temperature > 0` the same `h`
+        and friction sample `exp(-loss / temperature)` (see
+        `posterior_temperature`). Nesterov momentum and learning-rate
+        schedules have no equivalent here (the friction is tied to `h`).
+
+        The result is an ordinary `UnderdampedLangevin`: its `get_config()`
+        holds `h` and the friction.
+
+        Args:
+            learning_rate: float > 0, SGD's learning rate.
+            momentum: float in `[0, 1)`, SGD's momentum (`1` would be no
+                friction, and so no thermostat).
+            temperature: float >= 0, as in the constructor.
+            scheme: `"BAOAB"` or `"OBA"`, as in the constructor.
+            **kwargs: the constructor's other arguments (`seed`,
+                `clipnorm`, `weight_decay`, `name`, ...).
+
+        Example:
+
+        ```python
+        optimizer = keras_constrained.optimizers.UnderdampedLangevin.from_sgd(
+            0.05, momentum=0.9, temperature=1e-4, seed=0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
+        ```
+        """
+        learning_rate = sgd_learning_rate(learning_rate)
+        if (isinstance(momentum, bool)
+                or not isinstance(momentum, (int, float))
+                or not 0 <= momentum < 1):
+            raise ValueError(
+                "`momentum` must be a number in [0, 1); received "
+                f"momentum={momentum!r}."
+            )
+        if scheme == "OBA":
+            h = math.sqrt(learning_rate)
+        else:
+            h = math.sqrt(2.0 * learning_rate / (1.0 + momentum))
+        friction = -math.log(momentum) / h if momentum > 0 else math.inf
+        weight_decay = kwargs.get("weight_decay")
+        if weight_decay is not None:
+            if (isinstance(weight_decay, bool)
+                    or not isinstance(weight_decay, (int, float))):
+                raise ValueError(
+                    "`weight_decay` must be a number or None; received "
+                    f"weight_decay={weight_decay!r}."
+                )
+            kwargs["weight_decay"] = weight_decay * learning_rate / h
+        return cls(h, friction=friction, temperature=temperature,
+                   scheme=scheme, **kwargs)
+
+    def _damping(self, h):
+        """`c = exp(-friction * h)`, the momentum kept over a step (0 at
+        infinite friction, where `-friction * h` would be NaN at `h = 0`)."""
+        if self.friction == math.inf:
+            return ops.zeros_like(h)
+        return ops.exp(-self.friction * h)
+
     def _thermostat(self, geometry, q, p, h, noise):
         """The O step: exact Ornstein-Uhlenbeck update of the momentum."""
-        c = ops.exp(-self.friction * h)
+        c = self._damping(h)
         if noise is None:
             return c * p  # a multiple of a tangent vector stays tangent
         kick = ops.sqrt(self.temperature * (1.0 - c * c))
@@ -139,7 +235,7 @@ class UnderdampedLangevin(ConstrainedLangevin):
             # Without noise O only scales p by c, and along an exact flow
             # A(h/2) O A(h/2) is one move of time h (1 + c) / 2: one pass
             # over the weights fewer.
-            c = ops.exp(-self.friction * h)
+            c = self._damping(h)
             q, p = geometry.move(q, p, 0.5 * h * (1.0 + c))
             return q, [c * p]
         q, p = geometry.move(q, p, 0.5 * h)

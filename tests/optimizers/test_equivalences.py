@@ -68,15 +68,6 @@ def test_underdamped_at_zero_temperature_is_heavy_ball(scheme,
         keras.optimizers.SGD(sgd_learning_rate(h, mu), momentum=mu)))
 
 
-def test_the_documented_inverse_mapping_from_sgd():
-    lr, momentum = 0.05, 0.9
-    h = math.sqrt(2 * lr / (1 + momentum))
-    gamma = -math.log(momentum) / h
-    assert_same_trajectory(train_side_by_side(
-        UnderdampedLangevin(h, friction=gamma),
-        keras.optimizers.SGD(lr, momentum=momentum)))
-
-
 def test_schedules_and_clipping_act_as_for_sgd():
     def schedule():
         return keras.optimizers.schedules.ExponentialDecay(0.2, 3, 0.5)
