@@ -49,6 +49,12 @@ class BatchlessNormalization(keras.layers.Layer):
     Under SGD `loss_weight` is a learning-rate multiplier for `mu` and
     `sigma`; Adam-like optimizers ignore it.
 
+    The NLL is part of the `loss` that `fit` logs, so that loss can rise
+    while the task loss falls. Build the model as a
+    `keras_constrained.layers.BatchlessSequential` (or mix
+    `BatchlessNLLMixin` into a `keras.Model`) to log the NLL terms of all
+    its layers as the metric `bln_nll`: `loss - bln_nll` is the task loss.
+
     Start from data with `keras_constrained.layers.initialize_from_data`,
     and convert a trained model's `BatchNormalization` layers with
     `keras_constrained.layers.migrate_batch_normalization`.
@@ -107,6 +113,7 @@ class BatchlessNormalization(keras.layers.Layer):
         self.init_std = check_positive("init_std", init_std)
         self.loss_weight = check_positive("loss_weight", loss_weight)
         self.gauge = bool(gauge)
+        self._nll_terms = ()
 
     def build(self, input_shape):
         rank = len(input_shape)
@@ -176,8 +183,21 @@ class BatchlessNormalization(keras.layers.Layer):
             nll = mean_log_std + 0.5 * ops.mean(ops.square(z))
             if self.gauge:
                 nll = nll - ops.stop_gradient(mean_log_std) - 0.5
-            self.add_loss(self.loss_weight * nll)
+            term = self.loss_weight * nll
+            self.add_loss(term)
+            # Keep the terms still among the losses Keras holds (it clears
+            # them when the model's next forward pass starts), so that
+            # `BatchlessNLLMixin` can tell them apart from the task loss.
+            self._nll_terms = tuple(
+                t for t in self._nll_terms
+                if any(t is loss for loss in self.losses)) + (term,)
         return outputs
+
+    def nll_terms_in(self, losses):
+        """The NLL terms this layer added that are among `losses` (a
+        model's `losses`, the additional terms of its current loss)."""
+        return [t for t in self._nll_terms
+                if any(t is loss for loss in losses)]
 
     def set_statistics(self, mean, std):
         """Sets `mu` to `mean` and `sigma` to `std` (arrays of the weights'

@@ -1,6 +1,7 @@
 """BatchlessNormalization: its forward pass, loss and stop-gradients against
 NumPy, batch independence under gradient accumulation, initialization,
-migration from BatchNormalization, serialization and bad input."""
+migration from BatchNormalization, the `bln_nll` metric, serialization and
+bad input."""
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from helpers import save_and_reload
 from helpers import to_numpy
 
 from keras_constrained.layers import BatchlessNormalization
+from keras_constrained.layers import BatchlessSequential
 from keras_constrained.layers import initialize_from_data
 from keras_constrained.layers import migrate_batch_normalization
 
@@ -135,9 +137,9 @@ def test_stop_gradients(parametrization):
     np.testing.assert_allclose(d_std, expected_std, rtol=1e-4, atol=1e-7)
 
 
-def cnn(normalization):
+def cnn(normalization, model_class=keras.Sequential):
     keras.utils.set_random_seed(7)
-    return keras.Sequential([
+    return model_class([
         keras.Input((6, 6, 2)),
         keras.layers.Conv2D(3, 3, activation="tanh"),
         normalization(),
@@ -148,8 +150,9 @@ def cnn(normalization):
     ])
 
 
-def trained_weights(normalization, batch_size, accumulation, x, y):
-    model = cnn(normalization)
+def trained_weights(normalization, batch_size, accumulation, x, y,
+                    model_class=keras.Sequential):
+    model = cnn(normalization, model_class)
     model.compile(keras.optimizers.SGD(
         0.2, gradient_accumulation_steps=accumulation), LOSS)
     model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False,
@@ -180,6 +183,117 @@ def test_micro_batches_with_accumulation_equal_the_whole_batch(
         assert gap < 1e-5
     else:
         assert gap > 1e-2
+
+
+def regularized_mlp(model_class):
+    """Two BatchlessNormalization layers and another added loss (activity
+    regularization), which `bln_nll` must leave out."""
+    keras.utils.set_random_seed(11)
+    return model_class([
+        keras.Input((5,)),
+        keras.layers.Dense(4, activation="tanh"),
+        BatchlessNormalization(init_mean=0.2, init_std=0.7),
+        keras.layers.ActivityRegularization(l2=0.01),
+        keras.layers.Dense(3, activation="tanh"),
+        BatchlessNormalization(std_parametrization="inv", loss_weight=0.5,
+                               gauge=False),
+        keras.layers.Dense(3),
+    ])
+
+
+def compiled_mlp(model_class, accumulation, learning_rate=0.1, **compile):
+    model = regularized_mlp(model_class)
+    model.compile(keras.optimizers.SGD(
+        learning_rate, gradient_accumulation_steps=accumulation), LOSS,
+        **compile)
+    return model
+
+
+def mlp_data(n):
+    rng = np.random.default_rng(12)
+    return (rng.normal(1.0, 2.0, size=(n, 5)).astype("float32"),
+            rng.integers(0, 3, n))
+
+
+@pytest.mark.parametrize("batch_size, accumulation, n, run_eagerly", [
+    (4, None, 10, True),  # batches of 4, 4, 2: weighted like `loss`
+    (1, 3, 6, False)])  # compiled as `fit` compiles by default
+def test_bln_nll_is_the_layers_loss_terms(batch_size, accumulation, n,
+                                          run_eagerly):
+    """Over a `fit` epoch, `bln_nll` is the batch-size-weighted mean of the
+    two layers' NLL terms and `loss - bln_nll` that of the rest of the
+    loss, replayed step by step on a plain Sequential that takes the same
+    steps."""
+    x, y = mlp_data(n)
+    history = compiled_mlp(BatchlessSequential, accumulation,
+                           run_eagerly=run_eagerly).fit(
+        x, y, batch_size=batch_size, shuffle=False, verbose=0).history
+
+    replay = compiled_mlp(keras.Sequential, accumulation,
+                          run_eagerly=run_eagerly)
+    norms = [layer for layer in replay.layers
+             if isinstance(layer, BatchlessNormalization)]
+    nll, rest, sizes = [], [], []
+    for start in range(0, n, batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        out = replay(xb, training=True)
+        terms = [to_numpy(t) for layer in norms for t in layer.losses]
+        assert len(terms) == 2 and min(abs(t) for t in terms) > 1e-3
+        nll.append(sum(terms))
+        rest.append(sum(to_numpy(t) for t in replay.losses) - nll[-1]
+                    + to_numpy(LOSS(yb, out)))
+        sizes.append(len(xb))
+        replay.train_on_batch(xb, yb)
+    np.testing.assert_allclose(history["bln_nll"],
+                               [np.average(nll, weights=sizes)],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.subtract(history["loss"], history["bln_nll"]),
+        [np.average(rest, weights=sizes)], rtol=1e-5, atol=1e-6)
+
+
+def test_loss_minus_bln_nll_is_what_evaluate_reports():
+    """With the weights held (learning rate 0), `fit`'s `loss - bln_nll`
+    over an epoch equals `evaluate`'s loss on the same batches, which holds
+    no NLL: there `bln_nll` is 0."""
+    x, y = mlp_data(10)
+    model = compiled_mlp(BatchlessSequential, None, learning_rate=0.0)
+    history = model.fit(x, y, batch_size=4, shuffle=False, verbose=0).history
+    evaluated = model.evaluate(x, y, batch_size=4, verbose=0,
+                               return_dict=True)
+    assert abs(history["bln_nll"][0]) > 1e-2
+    assert evaluated["bln_nll"] == 0.0
+    np.testing.assert_allclose(history["loss"][0] - history["bln_nll"][0],
+                               evaluated["loss"], rtol=1e-5)
+
+
+def test_the_metric_does_not_change_training():
+    """Batch 1 with accumulation: the same weights to the last bit as with
+    a plain Sequential, in the validation logs too."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(0.5, 2.0, size=(8, 6, 6, 2)).astype("float32")
+    y = rng.integers(0, 3, 8)
+    plain, tracked = (
+        trained_weights(BatchlessNormalization, 1, 4, x, y, model_class)
+        for model_class in (keras.Sequential, BatchlessSequential))
+    for a, b in zip(plain, tracked):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_reloaded_model_reports_bln_nll(tmp_path):
+    x, y = mlp_data(8)
+    model = compiled_mlp(BatchlessSequential, 2)
+    model.fit(x, y, batch_size=2, shuffle=False, verbose=0)
+    loaded = save_and_reload(model, tmp_path)
+    assert type(loaded) is BatchlessSequential
+    assert "bln_nll" in loaded.metrics_names
+    # Both continue from the same state (weights, optimizer, accumulators).
+    again, reloaded = (m.fit(x, y, batch_size=2, shuffle=False,
+                             verbose=0).history for m in (model, loaded))
+    assert abs(reloaded["bln_nll"][0]) > 1e-3
+    np.testing.assert_allclose(reloaded["bln_nll"], again["bln_nll"],
+                               rtol=1e-6)
+    np.testing.assert_allclose(reloaded["loss"], again["loss"], rtol=1e-6)
 
 
 def test_nll_training_finds_the_data_statistics():
