@@ -22,3 +22,7 @@ def pytest_configure(config):
         "markers",
         "tutorial: runs a tutorials/*.py script end to end in smoke mode "
         "(slow; deselect with -m 'not tutorial')")
+    config.addinivalue_line(
+        "markers",
+        "wheel: builds the wheel and runs the README quickstart from it in a "
+        "fresh venv (slow; deselect with -m 'not wheel')")
