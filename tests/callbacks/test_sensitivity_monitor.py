@@ -55,9 +55,29 @@ def test_every_k_epochs_and_per_position_samples():
                         callbacks=[monitor])
     assert monitor.epochs == [0, 2]
     assert monitor.norms.shape == (2, 2 * 9, 2)  # every pixel is a sample
-    logged = history.history["sensitivity_min"]
-    assert np.isnan(logged[0]) and np.isnan(logged[2])
-    assert logged[1] == monitor.norms[1].min()
+    assert history.history["sensitivity_min"] == [monitor.norms[1].min()]
+    assert history.history["sensitivity_max"] == [monitor.norms[1].max()]
+
+
+def test_logs_only_the_epochs_it_measures():
+    """every=k: one log entry per measurement, none a NaN placeholder; the
+    i-th belongs to epoch `monitor.epochs[i + 1]`."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = model_with_a_trained_prefix()
+    monitor = SensitivityMonitor(x[:8], every=3)
+    history = model.fit(x, y, batch_size=16, epochs=7, verbose=0,
+                        callbacks=[monitor])
+    assert monitor.epochs == [0, 3, 6]
+    logged_min = history.history["sensitivity_min"]
+    logged_max = history.history["sensitivity_max"]
+    assert not np.isnan(logged_min).any() and not np.isnan(logged_max).any()
+    np.testing.assert_array_equal(logged_min,
+                                  monitor.norms[1:].min(axis=(1, 2)))
+    np.testing.assert_array_equal(logged_max,
+                                  monitor.norms[1:].max(axis=(1, 2)))
+    assert len(history.history["loss"]) == 7
 
 
 def test_picks_the_layer_by_name_and_rejects_bad_arguments():
