@@ -24,11 +24,12 @@ with the same model without the H-DNN (convolution then classifier).
 
 """
 ## Setup
+
+The script needs only Keras, one of its backends (JAX, TensorFlow or
+PyTorch), NumPy and matplotlib. It runs on the backend Keras is configured
+with (the `KERAS_BACKEND` environment variable, else `~/.keras/keras.json`)
+and prints it. It writes its plot as a PNG file into the current directory.
 """
-
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import time
 
@@ -37,7 +38,6 @@ import matplotlib
 matplotlib.use("Agg")  # write PNG files, show nothing
 import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow_datasets as tfds
 
 import keras
 import keras_constrained
@@ -64,22 +64,20 @@ BATCH_SIZE = 100
 """
 ## The data
 
-`keras_constrained.datasets.prepare_fashion_mnist()` prepares TFDS's
-`fashion_mnist` from the local copy of the original files in Debian's
-`dataset-fashion-mnist` package, so `tfds.load` works without a network;
-`batch_size=-1` loads a whole split as NumPy arrays.
+`keras_constrained.datasets.load_fashion_mnist()` returns NumPy arrays like
+`keras.datasets.fashion_mnist.load_data()`, read from the local copy of the
+original files in Debian's `dataset-fashion-mnist` package where it is
+installed (no network needed), downloaded otherwise. The convolution wants
+a channel axis: 28 x 28 x 1.
 """
 
-tfds.disable_progress_bar()
-(x_train, y_train), (x_test, y_test) = tfds.as_numpy(tfds.load(
-    "fashion_mnist", split=["train", "test"], download=False,
-    data_dir=keras_constrained.datasets.prepare_fashion_mnist(),
-    as_supervised=True, batch_size=-1))
+(x_train, y_train), (x_test, y_test) = (
+    keras_constrained.datasets.load_fashion_mnist())
 if SMOKE_TEST:
     x_train, y_train, x_test, y_test = (x_train[:500], y_train[:500],
                                         x_test[:500], y_test[:500])
-x_train = x_train.astype("float32") / 255.0  # TFDS images are 28x28x1
-x_test = x_test.astype("float32") / 255.0
+x_train = x_train[..., None].astype("float32") / 255.0
+x_test = x_test[..., None].astype("float32") / 255.0
 print("train", x_train.shape, "test", x_test.shape)
 
 """
