@@ -39,6 +39,16 @@ class ManifoldConstraint(keras.constraints.Constraint):
     # into one fused loop where the backend compiles only closed forms.
     iterative = False
 
+    def __call__(self, w):
+        """The point of the set nearest to the weights `w`.
+
+        The exact (Euclidean) projection onto the set, of `w`'s shape and
+        dtype; weights already on the set come back unchanged up to
+        rounding. Keras calls it after every step of a stock optimizer, so
+        the weights are always on the set, not merely pulled towards it.
+        """
+        raise NotImplementedError
+
     def check_shape(self, shape):
         """Raises `ValueError` if this constraint cannot apply to `shape`."""
 
