@@ -1,11 +1,15 @@
 """Every `tutorials/*.py` runs end to end in smoke mode and writes a plot.
 
-Each tutorial runs as a script in a subprocess, under the backend of this
-test session, with Keras' debugging caps `KERAS_MAX_EPOCHS=1` and
-`KERAS_MAX_STEPS_PER_EPOCH=2` (the tutorials also switch to small data when
-the latter is set). Deselect these tests with `-m "not tutorial"`.
+Each tutorial runs as a script in a subprocess, with Keras' debugging caps
+`KERAS_MAX_EPOCHS=1` and `KERAS_MAX_STEPS_PER_EPOCH=2` (the tutorials also
+switch to small data and fewer configurations when the latter is set). The
+subprocess gets the backend of this test session the way a user sets it
+once for all scripts: in `keras.json` (in a temporary `KERAS_HOME`), with
+`KERAS_BACKEND` removed from its environment, so a tutorial that picked its
+own backend would show. Deselect these tests with `-m "not tutorial"`.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +19,7 @@ import keras
 import pytest
 
 TUTORIALS = sorted((Path(__file__).parents[1] / "tutorials").glob("*.py"))
-TIMEOUT_S = 600
+TIMEOUT_S = 120  # a hard stop; a smoke run should take well under 60 s
 TAIL_CHARS = 4000
 
 
@@ -37,6 +41,19 @@ def tfds_data_dir(request, tmp_path_factory):
     return str(tmp_path_factory.mktemp("tfds_data"))
 
 
+@pytest.fixture
+def keras_home(tmp_path):
+    """A `KERAS_HOME` whose `keras.json` holds this session's settings."""
+    home = tmp_path / "keras_home"
+    home.mkdir()
+    config = {"backend": keras.config.backend(),
+              "floatx": keras.config.floatx(),
+              "epsilon": keras.config.epsilon(),
+              "image_data_format": keras.config.image_data_format()}
+    (home / "keras.json").write_text(json.dumps(config))
+    return str(home)
+
+
 def _tail(text):
     if isinstance(text, bytes):  # TimeoutExpired keeps the raw bytes
         text = text.decode(errors="replace")
@@ -51,15 +68,24 @@ def _report(path, stdout, stderr):
 
 @pytest.mark.tutorial
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda path: path.name)
-def test_tutorial_runs_in_smoke_mode(path, tmp_path, tfds_data_dir):
+def test_tutorial_runs_in_smoke_mode(path, tmp_path, keras_home,
+                                     tfds_data_dir):
     env = dict(os.environ,
-               KERAS_BACKEND=keras.config.backend(),
+               KERAS_HOME=keras_home,
                KERAS_MAX_EPOCHS="1",
                KERAS_MAX_STEPS_PER_EPOCH="2",
                MPLBACKEND="Agg",
                TFDS_DATA_DIR=tfds_data_dir)
+    env.pop("KERAS_BACKEND", None)
+    # Two-step runs check code, not speed: XLA's (JAX's and TensorFlow's
+    # compiler) optimization passes cost more compile time than they save.
+    env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""),
+                                 "--xla_backend_optimization_level=0",
+                                 "--xla_llvm_disable_expensive_passes=true"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
     try:
-        result = subprocess.run([sys.executable, str(path)], cwd=tmp_path,
+        result = subprocess.run([sys.executable, str(path)], cwd=run_dir,
                                 env=env, capture_output=True, text=True,
                                 timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
@@ -68,5 +94,8 @@ def test_tutorial_runs_in_smoke_mode(path, tmp_path, tfds_data_dir):
     assert result.returncode == 0, (
         f"exit code {result.returncode}: "
         + _report(path, result.stdout, result.stderr))
-    assert sorted(tmp_path.glob("*.png")), (
+    assert f"with the {keras.config.backend()} backend" in result.stdout, (
+        "not run on the backend of keras.json: "
+        + _report(path, result.stdout, result.stderr))
+    assert sorted(run_dir.glob("*.png")), (
         "no PNG written: " + _report(path, result.stdout, result.stderr))
