@@ -66,6 +66,7 @@ import numpy as np
 import keras
 import keras_constrained
 from keras_constrained.layers import BatchlessNormalization
+from keras_constrained.layers import BatchlessSequential
 from keras_constrained.layers import WeightNormalization
 from keras_constrained.layers import initialize_from_data
 
@@ -149,9 +150,13 @@ def hidden_layers(normalization):
 
 def make_model(normalization, batch_size):
     keras.utils.set_random_seed(SEED)  # the same start for every variant
-    model = keras.Sequential([keras.Input((28, 28, 1)),
-                              *hidden_layers(normalization),
-                              keras.layers.Dense(10)])
+    # BatchlessSequential is keras.Sequential that also logs the layers'
+    # NLL terms as `bln_nll`, so the task loss reads apart from them.
+    model_class = (BatchlessSequential if normalization == "bln"
+                   else keras.Sequential)
+    model = model_class([keras.Input((28, 28, 1)),
+                         *hidden_layers(normalization),
+                         keras.layers.Dense(10)])
     accumulation = ACCUMULATE_TO if batch_size == 1 else None
     model.compile(
         optimizer=keras.optimizers.Adam(
@@ -276,20 +281,32 @@ means with its moving averages); the training accuracy that `fit` logged
 over the last epoch, in training mode (for `BatchNormalization`, with the
 statistics of each batch); the memory of one training step (MiB, see above;
 `nan` where not measured); and the training time.
+
+The loss that `fit` logs with `BatchlessNormalization` includes the layers'
+negative log-likelihood terms, which train each layer's Gaussian and have
+nothing to do with the task: it can rise while the task loss falls.
+`BatchlessSequential` logs those terms as `bln_nll`, so the table also shows
+the last epoch's logged loss, its `bln_nll` part, the task loss (the
+difference) and the test loss.
 """
 
 header = (f"{'batch':>5} | {'normalization':>22} | {'test acc':>8} | "
           f"{'train acc':>9} | {'fit acc':>7} | {'step MiB':>8} | "
-          f"{'time s':>7}")
+          f"{'time s':>7} | {'fit loss':>8} | {'bln_nll':>7} | "
+          f"{'task loss':>9} | {'test loss':>9}")
 print(header)
 print("-" * len(header))
 for (name, batch_size), history in histories.items():
+    nll = history.get("bln_nll", [0.0])[-1]
     print(f"{batch_size:>5} | {name:>22} | "
           f"{history['val_accuracy'][-1]:8.4f} | "
           f"{train_accuracy[(name, batch_size)]:9.4f} | "
           f"{history['accuracy'][-1]:7.4f} | "
           f"{memory[(name, batch_size)]:8.2f} | "
-          f"{seconds[(name, batch_size)]:7.1f}")
+          f"{seconds[(name, batch_size)]:7.1f} | "
+          f"{history['loss'][-1]:8.4f} | {nll:7.4f} | "
+          f"{history['loss'][-1] - nll:9.4f} | "
+          f"{history['val_loss'][-1]:9.4f}")
 
 """
 ## What our run shows

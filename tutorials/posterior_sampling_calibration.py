@@ -32,7 +32,8 @@ c-CoLA-ud of Leimkuhler et al., ICML 2021), at four temperatures:
 
 - `T = 0`: no noise, an optimizer (Keras' `SGD` with momentum when
   unconstrained, see the optimizer's docstring);
-- `T = 1/N = 1e-4`: the Bayesian posterior with a flat prior;
+- `T = 1/N = 1e-4` (`kc.optimizers.posterior_temperature(N)`): the Bayesian
+  posterior with a flat prior;
 - `T = 1e-5` and `T = 1e-6`: "cold" posteriors, ten and a hundred times
   sharper.
 
@@ -82,7 +83,8 @@ RADII = (0.05, 0.1)
 SMOKE_TEST = bool(keras.config.max_steps_per_epoch())
 N_TRAIN = 512 if SMOKE_TEST else 10_000
 N_TEST = 512 if SMOKE_TEST else 10_000
-TEMPERATURES = (0.0, 1e-6, 1e-5, 1e-4)
+POSTERIOR_T = kc.optimizers.posterior_temperature(N_TRAIN)  # 1 / N_TRAIN
+TEMPERATURES = (0.0, POSTERIOR_T / 100, POSTERIOR_T / 10, POSTERIOR_T)
 if SMOKE_TEST:
     TEMPERATURES = (TEMPERATURES[0], TEMPERATURES[-1])
 STEPS_PER_EPOCH = -(-N_TRAIN // BATCH_SIZE)
