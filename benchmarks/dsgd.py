@@ -75,10 +75,13 @@ def main():
     x = x[:10000].reshape(-1, 784).astype("float32") / 255.0
     y = y[:10000]
     rows = {
-        "DSGD frobenius": kc.optimizers.DSGD(0.5, norm="frobenius"),
-        "DSGD spectral": kc.optimizers.DSGD(0.5, norm="spectral"),
+        "DSGD frobenius": kc.optimizers.DSGD(0.5, smoothness=1.0,
+                                             norm="frobenius"),
+        "DSGD spectral": kc.optimizers.DSGD(0.5, smoothness=1.0,
+                                            norm="spectral"),
         "DSGD spectral, architecture scale":
-            kc.optimizers.DSGD(0.5, norm="spectral", scale="architecture"),
+            kc.optimizers.DSGD(0.5, smoothness=1.0, norm="spectral",
+                                 scale="architecture"),
         "Muon (Keras)": keras.optimizers.Muon(0.01),
     }
     candidates = {name: one_epoch(mlp(), optimizer, x, y)
@@ -100,7 +103,7 @@ def main():
         base, ratios = interleaved_ratios(
             one_epoch(mlp(), keras.optimizers.SGD(0.1), x, y, batch_size),
             {"spectral": one_epoch(mlp(), kc.optimizers.DSGD(
-                0.5, norm="spectral"), x, y, batch_size)},
+                0.5, smoothness=1.0, norm="spectral"), x, y, batch_size)},
             args.repeats)
         steps = -(-len(x) // batch_size)
         print(f"   batch {batch_size:5d}, {steps:2d} step(s) per epoch (SGD "

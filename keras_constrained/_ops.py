@@ -197,3 +197,47 @@ def cond(pred, true_fn, false_fn):
                 lambda a, b: ops.where(pred, a, b), true_fn(), false_fn())
         return true_fn() if bool(pred) else false_fn()
     return ops.cond(pred, true_fn, false_fn)
+
+
+def call_on_host_if(pred, fn):
+    """Calls the Python function `fn()` at every run of the step being
+    traced where the scalar boolean tensor `pred` is true.
+
+    Returns whether it can: Python does not run per step inside a compiled
+    train step, so each backend needs its own host callback. JAX:
+    `jax.debug.callback` inside a `lax.cond` (run on the host only where
+    `pred` holds). Torch runs eagerly: a Python `if`. TensorFlow:
+    `tf.py_function` inside a `tf.cond` in a graph, except under XLA
+    (`jit_compile=True`, Keras' default for TensorFlow train steps on a
+    GPU), which compiles no Python call (tested: `py_function`,
+    `numpy_function` and `print` are refused): there it returns False and
+    calls nothing.
+    """
+    backend = keras.config.backend()
+    if backend == "jax":
+        import jax
+
+        jax.lax.cond(pred, lambda: jax.debug.callback(fn), lambda: None)
+        return True
+    if backend == "torch":
+        if bool(pred):
+            fn()
+        return True
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    if tf.executing_eagerly():
+        if bool(pred):
+            fn()
+        return True
+    if control_flow_util.GraphOrParentsInXlaContext(
+            tf.compat.v1.get_default_graph()):
+        return False
+
+    def call():
+        fn()
+        return tf.constant(True)
+
+    tf.cond(pred, lambda: tf.py_function(call, [], tf.bool),
+            lambda: tf.constant(False))
+    return True

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import compiled
 from helpers import to_numpy
 from keras_constrained import _ops
 
@@ -55,3 +56,17 @@ def test_cond_takes_the_branch_its_predicate_names(pred):
                        lambda: x + 1.0, lambda: x - 1.0)
     np.testing.assert_allclose(to_numpy(chosen),
                                [2.0, 3.0] if pred else [0.0, 1.0])
+
+
+def test_call_on_host_if_calls_at_each_run_where_the_predicate_holds():
+    calls = []
+
+    def step(pred):
+        called = _ops.call_on_host_if(pred, lambda: calls.append(1))
+        assert called
+        return keras.ops.where(pred, 1.0, 0.0)
+
+    step = compiled(step)
+    for pred in [True, False, True, False]:
+        to_numpy(step(keras.ops.convert_to_tensor(pred)))
+    assert len(calls) == 2

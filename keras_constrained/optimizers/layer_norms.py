@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_constrained._ops import cond
 from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
 
@@ -32,8 +33,26 @@ NORMS = ("frobenius", "spectral")
 ROUNDING_UNITS = 32.0
 
 
+def power_of_two_scale(m):
+    """The power of two nearest the largest `|m_ij|` (1 for `m = 0`):
+    dividing by it is exact and brings the entries to about 1, where
+    their squares cannot overflow (float32 squares overflow from entries
+    of 1.8e19, gradients of a diverged network)."""
+    largest = ops.max(ops.abs(m))
+    exponent = ops.round(ops.log2(ops.where(largest > 0, largest, 1.0)))
+    return ops.power(ops.cast(2.0, m.dtype), ops.cast(exponent, m.dtype))
+
+
 def frobenius_norm(m):
-    return ops.sqrt(ops.sum(ops.square(m)))
+    """`||m||_F`, also where the sum of squares overflows (then from `m`
+    scaled by `power_of_two_scale`, which costs a pass more)."""
+    norm = ops.sqrt(ops.sum(ops.square(m)))
+
+    def rescaled():
+        scale = power_of_two_scale(m)
+        return scale * ops.sqrt(ops.sum(ops.square(m / scale)))
+
+    return cond(ops.isfinite(norm), lambda: norm, rescaled)
 
 
 def dual_norm(norm, g):
@@ -43,8 +62,8 @@ def dual_norm(norm, g):
         d = frobenius_norm(g)
         return d, d
     measure = spectral_measure(g)
-    lam, _, tau = measure
-    return spectral_dual_norm(lam, tau), measure
+    lam, _, tau, scale = measure
+    return scale * spectral_dual_norm(lam, tau), measure
 
 
 def unit_dualizer(norm, g, measure, size=1.0):
@@ -64,12 +83,16 @@ def _short_side(g):
 
 
 def spectral_measure(g):
-    """`(lambda, V, tau)`: the eigenvalues (clipped at 0) and eigenvectors
-    of the Gram matrix `A = X^T X` of `X`, `g` or its transpose with the
-    fewer columns (`lambda = sigma^2`, `sigma` the singular values of `g`),
-    and the regularization `tau = 32 eps lambda_max` (`eps` the unit
-    roundoff of `g`'s dtype, plus the smallest normal number so that `g = 0`
-    divides by no zero).
+    """`(lambda, V, tau, scale)`: the eigenvalues (clipped at 0) and
+    eigenvectors of the Gram matrix `A = X^T X` of `X`, `g / scale` or its
+    transpose with the fewer columns (`lambda = sigma^2`, `sigma` the
+    singular values of `g / scale`), and the regularization
+    `tau = 32 eps lambda_max` (`eps` the unit roundoff of `g`'s dtype, plus
+    the smallest normal number so that `g = 0` divides by no zero).
+    `scale = power_of_two_scale(g)`: `A` of `g` itself overflows float32
+    from entries of 1.8e19 (measured: the gradients of a diverged ReLU
+    network on scikit-learn's digits, whose steps DSGD then skipped as
+    non-finite), and dividing by a power of two changes no rounding.
 
     Why the Gram matrix: for `X` of `m x n` (`m >= n`) it costs `m n^2`
     multiply-adds and its eigendecomposition `O(n^3)` in one LAPACK call,
@@ -80,14 +103,15 @@ def spectral_measure(g):
     values below about `sqrt(tau)` are not resolved; `tau` is what the
     nuclear norm and polar factor below are regularized by.
     """
-    x = _short_side(g)
+    scale = power_of_two_scale(g)
+    x = _short_side(g / scale)
     lam, v = eigh(matmul(ops.transpose(x), x))
     lam = ops.relu(lam)  # (`ops.maximum(lam, 0.0)` is float32 on torch)
     dtype = keras.backend.standardize_dtype(lam.dtype)
     info = np.finfo(dtype)
     tau = ROUNDING_UNITS * float(info.eps) * ops.max(lam) + float(
         info.tiny)
-    return lam, v, tau
+    return lam, v, tau, scale
 
 
 def _polish(s, one=1.0, product=ops.multiply):
@@ -103,8 +127,9 @@ def _polish(s, one=1.0, product=ops.multiply):
 
 def spectral_dual_norm(lam, tau):
     """`d = sum_i sigma_i phi_i`, with `phi_i = p(sigma_i / sqrt(sigma_i^2 +
-    tau))`: in exact arithmetic `<g, polar_direction(g)>`, the nuclear norm
-    regularized by `tau` (`spectral_measure`).
+    tau))` (from `spectral_measure(g)`: of `g / scale`, which `dual_norm`
+    multiplies back): in exact arithmetic `<g, polar_direction(g)>`, the
+    nuclear norm regularized by `tau`.
 
     `0 <= phi_i < 1`, so `d <= ||g||_*`; `1 - phi_i < 0.32 (tau /
     sigma_i^2)^3`, so singular values above `sqrt(10 tau)` (in float32
@@ -117,9 +142,10 @@ def spectral_dual_norm(lam, tau):
     return ops.sum(lam / ops.sqrt(lam + tau) * _polish(s))
 
 
-def polar_direction(g, lam, v, tau, size=1.0):
-    """`size` times `u = p(g (A + tau I)^{-1/2})` (for `g` with more rows
-    than columns; the transpose otherwise), from `spectral_measure(g)`:
+def polar_direction(g, lam, v, tau, scale, size=1.0):
+    """`size` times `u = p(x (A + tau I)^{-1/2})`, `x = g / scale` (for `g`
+    with more rows than columns; the transpose otherwise), from
+    `spectral_measure(g)`:
     `U diag(phi) V^T` in exact arithmetic (thin SVD `g = U S V^T`, `phi` as in
     `spectral_dual_norm`), the polar factor `U V^T` up to the singular
     values below about `sqrt(tau)`, which it shrinks towards 0.
@@ -132,7 +158,7 @@ def polar_direction(g, lam, v, tau, size=1.0):
     on `A`'s eigenvalues, maps `1 + d` to `1 + 2.5 d^3` and converges the
     singular values near 1, at the cost of `2 m n^2 + n^3` multiply-adds.
     """
-    x = _short_side(g)
+    x = _short_side(g / scale)
     x = matmul(x, matmul(v / ops.sqrt(lam + tau)[None, :], ops.transpose(v)))
     a = matmul(ops.transpose(x), x)
     x = matmul(x, size * _polish(a, ops.eye(a.shape[0], dtype=a.dtype),

@@ -33,7 +33,8 @@ OPTIMIZERS = {
         0.1, friction=1.0, temperature=1e-3, seed=3),
     "OverdampedLangevin": lambda: kc.optimizers.OverdampedLangevin(
         0.1, temperature=1e-3, seed=3),
-    "DSGD": lambda: kc.optimizers.DSGD(0.5, norm="spectral"),
+    "DSGD": lambda: kc.optimizers.DSGD(0.5, smoothness=1.0,
+                                       norm="spectral"),
 }
 CONSTRAINTS = [kc.constraints.Orthogonal(), kc.constraints.MagnitudeBound(0.3)]
 

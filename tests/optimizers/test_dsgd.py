@@ -1,5 +1,7 @@
 """DSGD: the greedy single-layer step, checked against NumPy."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from helpers import spectral_reference
 from helpers import to_numpy
 
 from keras_constrained.optimizers import DSGD
+from keras_constrained.optimizers import dsgd
 
 LOGITS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -194,10 +197,12 @@ def test_layers_are_grouped_by_path_or_as_given():
     assert moved in ([0, 2], [1], [3], [4, 5])
 
 
-def test_all_state_exists_after_build_and_survives_save_and_load(tmp_path):
+@pytest.mark.parametrize("smoothness", [[1.0, 2.0, 3.0], "adaptive"])
+def test_all_state_exists_after_build_and_survives_save_and_load(
+        tmp_path, smoothness):
     x, y = regression_data()
     model = tanh_mlp()
-    optimizer = DSGD(0.5, smoothness=[1.0, 2.0, 3.0], scale="architecture")
+    optimizer = DSGD(0.5, smoothness=smoothness, scale="architecture")
     optimizer.build(model.trainable_variables)
     count = len(optimizer.variables)
     model.compile(optimizer, "mse")
@@ -211,6 +216,9 @@ def test_all_state_exists_after_build_and_survives_save_and_load(tmp_path):
         m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    if smoothness == "adaptive":
+        # Every layer moved, so every `L_i` is measured.
+        assert np.all(to_numpy(loaded.optimizer.layer_smoothness) > 0)
 
 
 def test_a_non_finite_gradient_skips_the_step():
@@ -252,6 +260,7 @@ def test_a_failed_eigendecomposition_skips_the_step(monkeypatch):
     ({"smoothness": float("inf")}, "smoothness"),
     ({"smoothness": "1"}, "smoothness"),
     ({"smoothness": True}, "smoothness"),
+    ({"smoothness": "Adaptive"}, "smoothness"),
     ({"smoothness": []}, "smoothness"),
     ({"smoothness": [1.0, 0.0]}, "smoothness"),
     ({"norm": "nuclear"}, "norm"),
@@ -299,3 +308,146 @@ def test_ties_go_to_the_lowest_layer():
     model.compile(optimizer, "mse")
     model.train_on_batch(np.ones((4, 3)), np.zeros((4, 2)))
     assert int(optimizer.chosen_layer) == 0
+
+
+def mlp(activation, widths=(20, 64, 64, 1)):
+    return keras.Sequential(
+        [keras.Input((widths[0],))]
+        + [keras.layers.Dense(w, activation=activation)
+           for w in widths[1:-1]]
+        + [keras.layers.Dense(widths[-1])])
+
+
+@pytest.mark.parametrize("activation, norm, ratio", [
+    ("tanh", "spectral", 0.01), ("tanh", "frobenius", 0.2),
+    ("relu", "spectral", 0.25), ("relu", "frobenius", 0.25)])
+def test_from_its_defaults_the_full_batch_loss_never_rises(
+        activation, norm, ratio):
+    # The user's report of issue 13: this network diverged within 200
+    # steps from `DSGD()` with a fixed `L = 1`.
+    x, y = regression_data(n=256, d=20, seed=1)
+    model = mlp(activation)
+    model.compile(DSGD(norm=norm), "mse")
+    # One batch per epoch: each epoch logs the loss before its step.
+    losses = model.fit(x, y, batch_size=256, epochs=200, verbose=0,
+                       shuffle=False).history["loss"]
+    losses.append(model.evaluate(x, y, batch_size=256, verbose=0))
+    rises = np.diff(losses)
+    assert np.all(rises <= 1e-7 * losses[0]), (np.flatnonzero(rises > 0),
+                                               rises[rises > 0])
+    assert losses[-1] < ratio * losses[0]
+
+
+def linear_regression(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = rng.normal(size=(32, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    return model, x, y
+
+
+def test_adaptive_l_is_the_documented_rule_on_a_quadratic():
+    # One Dense layer and the mean squared error: the loss is quadratic in
+    # `W = [kernel; bias]`, with Hessian `H = 2 X1^T X1 / (32 * 2)` per
+    # output column, so the curvature along a step `D` is exactly
+    # `kappa = <X1 D, X1 D> * 2 / 64 / ||D||^2`.
+    model, x, y = linear_regression()
+    optimizer = DSGD(norm="frobenius")
+    model.compile(optimizer, "mse")
+    x1 = np.hstack([x, np.ones((32, 1))]).astype("float64")
+    weights = [np.vstack([k, b[None]]).astype("float64")
+               for k, b in [model.get_weights()]][0]
+
+    def gradient(w):
+        return 2 * x1.T @ (x1 @ w - y) / y.size
+
+    g = gradient(weights)
+    first = np.linalg.norm(g) / (dsgd.FIRST_STEP * np.linalg.norm(weights))
+    model.train_on_batch(x, y)
+    step = layer_matrices(model)[0] - weights
+    np.testing.assert_allclose(np.linalg.norm(step),
+                               dsgd.FIRST_STEP * np.linalg.norm(weights),
+                               rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(optimizer.layer_smoothness), [first],
+                               rtol=1e-5)
+    kappa = np.sum((x1 @ step) ** 2) * 2 / y.size / np.sum(step ** 2)
+    assert dsgd.FLOOR * kappa < dsgd.SHRINK * first  # a small first step
+    model.train_on_batch(x, y)
+    np.testing.assert_allclose(to_numpy(optimizer.layer_smoothness),
+                               [max(dsgd.SHRINK * first, dsgd.FLOOR * kappa)],
+                               rtol=1e-3)
+
+
+def test_a_step_that_broke_the_bound_raises_l():
+    # With a fixed step far too long for the quadratic, the measured
+    # curvature exceeds `L`: `L` becomes `max(2 kappa, 2 L)`.
+    model, x, y = linear_regression(seed=1)
+    optimizer = DSGD(norm="frobenius")
+    model.compile(optimizer, "mse")
+    model.train_on_batch(x, y)
+    small = 1e-3 * float(to_numpy(optimizer.layer_smoothness)[0])
+    optimizer.layer_smoothness.assign([small])
+    before = layer_matrices(model)[0].astype("float64")
+    model.train_on_batch(x, y)
+    step = layer_matrices(model)[0] - before
+    x1 = np.hstack([x, np.ones((32, 1))]).astype("float64")
+    kappa = np.sum((x1 @ step) ** 2) * 2 / y.size / np.sum(step ** 2)
+    assert kappa > small
+    model.train_on_batch(x, y)
+    np.testing.assert_allclose(to_numpy(optimizer.layer_smoothness),
+                               [max(dsgd.FLOOR * kappa, dsgd.GROWTH * small)],
+                               rtol=1e-3)
+
+
+def skipped_step_warnings(record):
+    return [w for w in record if "skipped a step" in str(w.message)]
+
+
+def test_skipped_steps_warn_once_per_optimizer():
+    x, y = regression_data()
+    x[0, 0] = np.nan
+    model = tanh_mlp()
+    optimizer = DSGD()
+    model.compile(optimizer, "mse")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        assert int(optimizer.chosen_layer) == -1
+        assert len(skipped_step_warnings(record)) == 1
+        # A finite step warns about nothing.
+        x[0, 0] = 0.0
+        model.train_on_batch(x, y)
+    assert int(optimizer.chosen_layer) >= 0
+    assert len(skipped_step_warnings(record)) == 1
+    other = DSGD()
+    model.compile(other, "mse")
+    x[0, 0] = np.nan
+    with pytest.warns(UserWarning, match="skipped a step"):
+        model.train_on_batch(x, y)
+
+
+@pytest.mark.skipif(keras.config.backend() != "tensorflow",
+                    reason="XLA-compiled train steps under TensorFlow only")
+def test_under_xla_a_skipped_step_still_compiles_and_skips():
+    # XLA compiles no host callback: the step skips, without a warning.
+    x, y = regression_data()
+    x[0, 0] = np.nan
+    model = tanh_mlp()
+    optimizer = DSGD()
+    model.compile(optimizer, "mse", jit_compile=True)
+    before = model.get_weights()
+    model.train_on_batch(x, y)
+    assert int(optimizer.chosen_layer) == -1
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("norm", ["spectral", "frobenius"])
+def test_a_huge_finite_gradient_is_not_skipped(norm):
+    # Gradient entries of 1e22: their squares overflow float32, which made
+    # DSGD skip the steps of a diverged ReLU network (digits, batch 32).
+    model, x, y = linear_regression()
+    model.compile(DSGD(smoothness=1.0, norm=norm), "mse")
+    model.train_on_batch(x, 1e22 * y)
+    assert int(model.optimizer.chosen_layer) == 0
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())

@@ -130,3 +130,15 @@ def test_power_iteration_converges_to_the_largest_singular_value():
         sigma, v = layer_norms.spectral_norm(g, v)
         v = to_numpy(v)
     np.testing.assert_allclose(float(sigma), np.linalg.norm(g, 2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm", layer_norms.NORMS)
+def test_a_gradient_whose_squares_overflow_is_measured(norm):
+    # Entries of 2^70 (1.2e21): their squares overflow float32. The scale
+    # is a power of two, so the result is that of `g` times it exactly.
+    g = matrices("float32")["tall"]
+    dual, unit = both(norm, g)
+    huge_dual, huge_unit = both(norm, g * np.float32(2.0**70))
+    assert np.isfinite(huge_dual)
+    np.testing.assert_allclose(huge_dual, dual * 2.0**70, rtol=1e-6)
+    np.testing.assert_allclose(huge_unit, unit, rtol=1e-6, atol=1e-7)
