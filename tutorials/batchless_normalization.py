@@ -321,6 +321,12 @@ on 2 CPU cores shared with other work (17 minutes of wall time, so the
 `time s` column says little). An earlier run without the `fit acc` column
 gave the same accuracies and memory to the last digit. Its table:
 
+(That run read the data through tensorflow-datasets, whose order of
+the examples differs from the files' order that the script uses now,
+so its training subset held other images; expect numbers of the same
+size, not the same digits. It predates the loss columns
+(fit loss, `bln_nll`, task loss, test loss) that the script prints now.)
+
 ```
 batch |          normalization | test acc | train acc | fit acc | step MiB |  time s
 ------------------------------------------------------------------------------------

@@ -371,6 +371,11 @@ somewhat different numbers. The `L` sweep: with `L = 0.01` the full-batch
 loss diverged, with 0.03 and 0.1 it decreased at every step (final losses
 3.2e-5 and 5.0e-3). The table:
 
+(That run read the data through tensorflow-datasets, whose order of
+the examples differs from the files' order that the script uses now,
+so its training subset held other images; expect numbers of the same
+size, not the same digits.)
+
 ```
    setting |                      optimizer | final loss | test acc | seconds | steps per layer
 full batch |         DSGD spectral (L=0.03) |   3.74e-05 |          |     0.4 | [12, 286, 2]
