@@ -525,8 +525,7 @@ class DSGD(keras.optimizers.Optimizer):
         # `_backend_update_step`: outside the chosen layer, the variable's
         # own value (under torch the very tensor it holds, which needs no
         # copy; JAX and TensorFlow hand over another tensor and assign).
-        if gradient is not variable.value:
-            self.assign(variable, gradient)
+        self._assign_if_new(variable, gradient)
 
     def get_config(self):
         config = super().get_config()

@@ -155,11 +155,12 @@ class UnderdampedLangevin(ConstrainedLangevin):
         with the time step `h = sqrt(2 * lr / (1 + mu))` for BAOAB and
         `h = sqrt(lr)` for OBA (BAOAB's kick is followed by only half a
         drift before the damping; see the class docstring). `mu = 0` gives
-        `friction=math.inf`. A decoupled `weight_decay` is multiplied by `lr / h`, since Keras
-        scales it by the learning rate. At `temperature > 0` the same `h`
-        and friction sample `exp(-loss / temperature)` (see
-        `posterior_temperature`). Nesterov momentum and learning-rate
-        schedules have no equivalent here (the friction is tied to `h`).
+        `friction=math.inf`. A decoupled `weight_decay` is multiplied by
+        `lr / h`, since Keras scales it by the learning rate. At
+        `temperature > 0` the same `h` and friction sample
+        `exp(-loss / temperature)` (see `posterior_temperature`). Nesterov
+        momentum and learning-rate schedules have no equivalent here (the
+        friction is tied to `h`).
 
         The result is an ordinary `UnderdampedLangevin`: its `get_config()`
         holds `h` and the friction.
