@@ -37,6 +37,82 @@ def eigh(a):
         return ops.cast(values, a.dtype), ops.cast(vectors, a.dtype)
 
 
+def _keeping_float64(name):
+    """`keras.ops.<name>` for one tensor, in float64 on float64 inputs.
+
+    Keras 3.15 ends its dtype promotion by mapping float64 to float32 under
+    JAX and torch (`BIT64_TO_BIT32_DTYPE` in
+    `keras.src.backend.common.dtypes`, "to be aligned with JAX's default
+    behavior", even with x64 enabled). Its JAX `tanh`, `sin`, `cos` and
+    `arcsin` promote the input with a Python float, so they compute and
+    return float32 for a float64 tensor (seen in their jaxprs): a float64
+    H-DNN of 400 steps ended 5e-7 from the float64 trajectory instead of
+    1e-15 (measured). `jax.numpy`'s functions keep the dtype, and so do
+    these four under TensorFlow and torch.
+    """
+    keras_op = getattr(ops, name)
+
+    def op(x):
+        if keras.config.backend() == "jax":
+            x = ops.convert_to_tensor(x)
+            if ops.dtype(x) == "float64":
+                import jax.numpy as jnp
+
+                return getattr(jnp, name)(x)
+        return keras_op(x)
+
+    op.__name__ = name
+    op.__doc__ = f"`keras.ops.{name}`, in float64 for float64 inputs."
+    return op
+
+
+tanh = _keeping_float64("tanh")
+sin = _keeping_float64("sin")
+cos = _keeping_float64("cos")
+arcsin = _keeping_float64("arcsin")
+
+
+def float32_or_wider(dtype):
+    """`dtype` where it is float32 or wider, else float32: the dtype for
+    the numerically sensitive parts of a computation under mixed precision.
+
+    Not `keras.backend.result_type(dtype, "float32")`, which is float32 for
+    float64 under JAX and torch (Keras 3.15, see `_keeping_float64`).
+    """
+    dtype = keras.backend.standardize_dtype(dtype)
+    if dtype in ("float64", "float32"):
+        return dtype
+    return "float32"
+
+
+def mean(x, axis=None, keepdims=False):
+    """`keras.ops.mean`, in float64 for float64 inputs.
+
+    Keras 3.15 averages float64 tensors in float32 under JAX and torch (it
+    sums in the dtype of its promotion with float32, mapped to float32 as
+    in `_keeping_float64`); a float64 sum over the count keeps the digits.
+    """
+    x = ops.convert_to_tensor(x)
+    if ops.dtype(x) != "float64":
+        return ops.mean(x, axis=axis, keepdims=keepdims)
+    shape = ops.shape(x)
+    axes = range(len(shape)) if axis is None else (
+        axis if isinstance(axis, (list, tuple)) else [axis])
+    count = 1
+    for a in axes:
+        count = count * shape[a]
+    return ops.sum(x, axis=axis, keepdims=keepdims) / ops.cast(count, x.dtype)
+
+
+def var(x, axis=None, keepdims=False):
+    """`keras.ops.var`, in float64 for float64 inputs (see `mean`)."""
+    x = ops.convert_to_tensor(x)
+    if ops.dtype(x) != "float64":
+        return ops.var(x, axis=axis, keepdims=keepdims)
+    deviation = x - mean(x, axis=axis, keepdims=True)
+    return mean(ops.square(deviation), axis=axis, keepdims=keepdims)
+
+
 # Taylor coefficients of sin up to u**11: on |u| <= pi/2 the remainder is
 # below 6e-8, float32's resolution.
 _SIN_COEFFICIENTS = (-1 / 39916800, 1 / 362880, -1 / 5040, 1 / 120, -1 / 6)
@@ -74,7 +150,7 @@ def _polynomial_is_faster(x):
 def sin_of_angle(x):
     """sin(x) for x in [-pi, pi]: float32-accurate, fast on every backend."""
     if not _polynomial_is_faster(x):
-        return ops.sin(x)
+        return sin(x)
     a = ops.abs(x)
     return ops.sign(x) * _sin_of_reduced(ops.minimum(a, math.pi - a))
 
@@ -82,7 +158,7 @@ def sin_of_angle(x):
 def cos_of_angle(x):
     """cos(x) for x in [-pi, pi]: float32-accurate, fast on every backend."""
     if not _polynomial_is_faster(x):
-        return ops.cos(x)
+        return cos(x)
     return _sin_of_reduced(0.5 * math.pi - ops.abs(x))
 
 
@@ -180,23 +256,60 @@ def _torch_compiled_update(fn, eager):
     return update
 
 
+def _is_traced_by_jax(x):
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
+
+
+def branch(pred, true_fn, false_fn):
+    """`keras.ops.cond` for costly branches (an SVD): only one ever runs.
+
+    Outside `jax.jit`, JAX compiles both branches of a `lax.cond` at every
+    call (new closures miss its cache: a second or more with an SVD):
+    there a known `pred` is a Python `if`.
+    """
+    if keras.config.backend() == "jax" and not _is_traced_by_jax(pred):
+        return true_fn() if bool(pred) else false_fn()
+    return ops.cond(pred, true_fn, false_fn)
+
+
 def cond(pred, true_fn, false_fn):
-    """`keras.ops.cond`, without its per-call cost under torch.
+    """`keras.ops.cond` for cheap elementwise branches (an optimizer's).
 
     Under torch, `keras.ops.cond` builds an `Operation` per call (about
     100 microseconds of Python, measured, for what is an `if`); an
-    optimizer calls it per variable per step.
+    optimizer calls it per variable per step. Inside `torch.compile` both
+    branches run and a select picks: they fuse into one loop, where a
+    Python `if` would split the compiled function. Elsewhere as `branch`.
     """
     if keras.config.backend() == "torch":
         import torch
 
         if torch.compiler.is_compiling():
-            # Inside a compiled function, both branches and a select fuse
-            # into one loop; a Python `if` would split the function.
             return keras.tree.map_structure(
                 lambda a, b: ops.where(pred, a, b), true_fn(), false_fn())
         return true_fn() if bool(pred) else false_fn()
-    return ops.cond(pred, true_fn, false_fn)
+    return branch(pred, true_fn, false_fn)
+
+
+def while_loop(keep_going, body, loop_vars):
+    """`keras.ops.while_loop` over a tuple, a Python loop on eager JAX.
+
+    Outside `jax.jit`, a `lax.while_loop` compiles its body at every call
+    (a second or more for `Orthogonal`'s iterations): where the condition
+    comes out known, the loop runs op by op. Inside a traced function it is
+    the compiled loop.
+    """
+    loop_vars = tuple(loop_vars)
+    if keras.config.backend() == "jax":
+        go = keep_going(*loop_vars)
+        while not _is_traced_by_jax(go):
+            if not bool(go):
+                return loop_vars
+            loop_vars = tuple(body(*loop_vars))
+            go = keep_going(*loop_vars)
+    return ops.while_loop(keep_going, body, loop_vars)
 
 
 def call_on_host_if(pred, fn):

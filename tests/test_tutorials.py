@@ -76,12 +76,7 @@ def test_tutorial_runs_in_smoke_mode(path, tmp_path, keras_home,
                KERAS_MAX_STEPS_PER_EPOCH="2",
                MPLBACKEND="Agg",
                TFDS_DATA_DIR=tfds_data_dir)
-    env.pop("KERAS_BACKEND", None)
-    # Two-step runs check code, not speed: XLA's (JAX's and TensorFlow's
-    # compiler) optimization passes cost more compile time than they save.
-    env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""),
-                                 "--xla_backend_optimization_level=0",
-                                 "--xla_llvm_disable_expensive_passes=true"])
+    env.pop("KERAS_BACKEND", None)  # XLA_FLAGS: conftest's, for speed
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     try:

@@ -6,6 +6,15 @@ import numpy as np
 from keras import ops
 
 from keras_constrained._autodiff import loss_gradients
+from keras_constrained._validation import check_instance
+
+
+def _leading_sizes(data):
+    """The sizes of the first axis of the arrays in `data` (None for a
+    scalar)."""
+    shapes = [tuple(t.shape) if hasattr(t, "shape") else np.shape(t)
+              for t in keras.tree.flatten(data)]
+    return {shape[0] if shape else None for shape in shapes}
 
 
 class GradientNormMonitor(keras.callbacks.Callback):
@@ -25,8 +34,9 @@ class GradientNormMonitor(keras.callbacks.Callback):
 
     Args:
         x: a fixed batch of inputs.
-        y: its targets.
-        kernel_name: the variable name to monitor, `"kernel"` by default.
+        y: its targets, one per example of `x`.
+        kernel_name: the variable name to monitor, `"kernel"` by default;
+            `fit` raises a `ValueError` if no trainable variable has it.
 
     Example:
 
@@ -44,8 +54,17 @@ class GradientNormMonitor(keras.callbacks.Callback):
 
     def __init__(self, x, y, kernel_name="kernel"):
         super().__init__()
+        x_sizes = _leading_sizes(x)
+        y_sizes = x_sizes if y is None else _leading_sizes(y)
+        if len(x_sizes | y_sizes) != 1 or None in x_sizes:
+            raise ValueError(
+                "`x` and `y` must be arrays (or structures of them) with one "
+                "entry per example along the first axis; received x and y "
+                f"with first axes of sizes {sorted(x_sizes, key=str)} and "
+                f"{sorted(y_sizes, key=str)}.")
         self.x, self.y = x, y
-        self.kernel_name = kernel_name
+        self.kernel_name = check_instance("kernel_name", kernel_name, str,
+                                          "a string (a variable name)")
         self.layer_names, self.epochs, self._rows = [], [], []
 
     @property
@@ -64,6 +83,11 @@ class GradientNormMonitor(keras.callbacks.Callback):
                            for _, g in picked])
 
     def on_train_begin(self, logs=None):
+        names = sorted({v.name for v in self.model.trainable_variables})
+        if self.kernel_name not in names:
+            raise ValueError(
+                f"`kernel_name` must name trainable variables of the model, "
+                f"one of {names}; received kernel_name={self.kernel_name!r}.")
         if not self.epochs:
             self._record(0)
 

@@ -2,6 +2,9 @@
 
 import keras
 
+from keras_constrained._validation import check_instance
+from keras_constrained.optimizers.dsgd import DSGD
+
 
 class LayerChoiceLogger(keras.callbacks.Callback):
     """Keeps the index of the layer each DSGD step moved, in `choices`.
@@ -11,7 +14,8 @@ class LayerChoiceLogger(keras.callbacks.Callback):
     (across `fit` calls) and adds it to the batch logs as `chosen_layer`.
     `layer_names` names the indices. A DSGD wrapped in
     `keras.optimizers.LossScaleOptimizer` (mixed precision) is found through
-    its `inner_optimizer`. With `steps_per_execution > 1` Keras
+    its `inner_optimizer`; `fit` with any other optimizer raises a
+    `TypeError`. With `steps_per_execution > 1` Keras
     calls batch hooks once per execution, so only every last choice is
     seen. Under JAX, reading the optimizer syncs the training state to the
     host after every batch, which costs little for the small models whose
@@ -47,6 +51,11 @@ class LayerChoiceLogger(keras.callbacks.Callback):
     @property
     def layer_names(self):
         return self._dsgd.layer_names
+
+    def on_train_begin(self, logs=None):
+        check_instance("model.optimizer", self._dsgd, DSGD,
+                       "a keras_constrained.optimizers.DSGD (or one wrapped "
+                       "in a keras.optimizers.LossScaleOptimizer)")
 
     def on_train_batch_end(self, batch, logs=None):
         chosen = int(self._dsgd.chosen_layer)

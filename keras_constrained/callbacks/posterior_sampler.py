@@ -5,6 +5,9 @@ import os
 import keras
 import numpy as np
 
+from keras_constrained._validation import check_instance
+from keras_constrained._validation import check_integer
+
 
 class PosteriorSampler(keras.callbacks.Callback):
     """Keeps weight samples of a Langevin run and ensembles their predictions.
@@ -46,24 +49,12 @@ class PosteriorSampler(keras.callbacks.Callback):
 
     def __init__(self, burn_in=0, every=1, max_samples=100, directory=None):
         super().__init__()
-        for name, value, low in (("burn_in", burn_in, 0), ("every", every, 1),
-                                 ("max_samples", max_samples, 1)):
-            if (isinstance(value, bool) or not isinstance(value, int)
-                    or value < low):
-                raise ValueError(
-                    f"`{name}` must be an int >= {low}; received "
-                    f"{name}={value!r}."
-                )
-        if directory is not None and not isinstance(directory,
-                                                    (str, os.PathLike)):
-            raise ValueError(
-                "`directory` must be a path or None; received "
-                f"directory={directory!r}."
-            )
-        self.burn_in = burn_in
-        self.every = every
-        self.max_samples = max_samples
-        self.directory = directory
+        self.burn_in = check_integer("burn_in", burn_in, 0)
+        self.every = check_integer("every", every, 1)
+        self.max_samples = check_integer("max_samples", max_samples, 1)
+        self.directory = check_instance("directory", directory,
+                                        (str, os.PathLike), "a path or None",
+                                        optional=True)
         self.steps = 0
         self._samples = []  # weight lists, or paths of .npz files
 

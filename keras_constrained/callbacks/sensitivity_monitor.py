@@ -4,6 +4,8 @@ quantity its gradient guarantee is about, watched while the weights move."""
 import keras
 import numpy as np
 
+from keras_constrained._validation import check_instance
+from keras_constrained._validation import check_integer
 from keras_constrained.layers.hamiltonian import Hamiltonian
 from keras_constrained.layers.sensitivity import sensitivity_norms
 
@@ -24,6 +26,9 @@ class SensitivityMonitor(keras.callbacks.Callback):
 
     - `sensitivity_min`: the smallest norm over the samples and all `l`;
     - `sensitivity_max`: the largest.
+
+    Under a mixed-precision policy the norms are computed in float32 (see
+    `sensitivity_norms`).
 
     The epochs in between add nothing to the logs (no placeholder), so
     `history.history["sensitivity_min"][i]` was taken after epoch
@@ -65,13 +70,11 @@ class SensitivityMonitor(keras.callbacks.Callback):
 
     def __init__(self, x, layer=None, every=1):
         super().__init__()
-        if (isinstance(every, bool) or not isinstance(every, (int, np.integer))
-                or every < 1):
-            raise ValueError("`every` must be a positive integer; received "
-                             f"every={every!r}.")
         self.x = x
-        self.layer = layer
-        self.every = int(every)
+        self.layer = check_instance(
+            "layer", layer, (str, Hamiltonian),
+            "a Hamiltonian layer, the name of one, or None", optional=True)
+        self.every = check_integer("every", every, 1)
         self.epochs, self._norms = [], []
 
     @property

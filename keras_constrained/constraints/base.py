@@ -95,19 +95,3 @@ def as_float_tensor(w):
     if not keras.backend.is_float_dtype(w.dtype):
         w = ops.cast(w, keras.config.floatx())
     return w
-
-
-def check_positive(name, value):
-    """A positive finite float, or `ValueError` naming the argument."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`{name}` must be a positive number; received {name}={value!r}."
-        ) from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(
-            f"`{name}` must be a positive finite number; "
-            f"received {name}={value!r}."
-        )
-    return value

@@ -5,11 +5,12 @@ import math
 import keras
 from keras import ops
 
+from keras_constrained._ops import arcsin
 from keras_constrained._ops import cos_of_angle
 from keras_constrained._ops import sin_of_angle
+from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor
-from keras_constrained.constraints.base import check_positive
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -63,10 +64,12 @@ class MagnitudeBound(ManifoldConstraint):
 
     def violation(self, w):
         excess = ops.max(ops.abs(as_float_tensor(w))) - self.radius
-        return ops.maximum(excess, 0.0) / self.radius
+        # Not `ops.maximum(excess, 0.0)`: float32 under torch (Keras 3.15's
+        # dtype promotion with a Python float).
+        return ops.relu(excess) / self.radius
 
     def lift(self, w):
-        return self.radius * ops.arcsin(self(w) / self.radius)
+        return self.radius * arcsin(self(w) / self.radius)
 
     # Arc lengths stay in [-pi r, pi r] (`lift` and `move` keep them there),
     # which lets the fast sine and cosine of `_ops` serve. Angles are taken
@@ -81,11 +84,16 @@ class MagnitudeBound(ManifoldConstraint):
         return v
 
     def move(self, q, v, dt):
-        # Arc lengths are kept in [-pi r, pi r): a wound-up coordinate would
-        # lose float precision.
-        period = 2 * math.pi * self.radius
+        # Arc lengths are kept in [-pi r, pi r]: a wound-up coordinate would
+        # lose float precision. Where `q + dt * v` is huge (steps of 1e4
+        # without friction reach 1e8 r) its rounding has lost the angle,
+        # and the reduction lands up to an ulp of that sum outside, where
+        # the fast sine is no sine (weights left the box by 1e8 r): the
+        # clip keeps every weight in the box all the same.
+        half_turn = math.pi * self.radius
         q = q + dt * v
-        return q - period * ops.round(q * (1.0 / period)), v
+        q = q - (2 * half_turn) * ops.round(q * (0.5 / half_turn))
+        return ops.clip(q, -half_turn, half_turn), v
 
     def get_config(self):
         return {"radius": self.radius}

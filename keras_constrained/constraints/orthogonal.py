@@ -3,11 +3,14 @@
 import keras
 from keras import ops
 
+from keras_constrained._ops import branch
 from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
+from keras_constrained._ops import while_loop
+from keras_constrained._validation import check_integer
+from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor
-from keras_constrained.constraints.base import check_positive
 
 
 def _sym(a):
@@ -28,8 +31,8 @@ def _polar_by_svd(m):
     """
     u, _, vh = ops.svd(m, full_matrices=False)
     p = matmul(u, vh)
-    p = ops.cond(ops.all(ops.isfinite(p)), lambda: p,
-                 lambda: _polar_by_eigh(m))
+    p = branch(ops.all(ops.isfinite(p)), lambda: p,
+               lambda: _polar_by_eigh(m))
     return p - 0.5 * matmul(p, _gram(p, p) - _identity(p))
 
 
@@ -61,7 +64,9 @@ def polar_factor(m, tolerance, max_iterations):
     `E = P^T P - I`): it runs until the Frobenius norm of `E`, which bounds
     its spectral norm, is below `sqrt(tolerance)`, then once more, which
     takes every singular value within `tolerance` of 1 (up to rounding).
-    Farther away, or if it stalls, by the SVD.
+    Farther away, or if it stalls, by the SVD. A matrix with a NaN or inf
+    entry has no polar factor and comes back unchanged (the SVD would raise
+    under TensorFlow and torch).
     """
     eye = _identity(m)
     threshold = tolerance**0.5
@@ -84,9 +89,14 @@ def polar_factor(m, tolerance, max_iterations):
     # Outside `res < 1` the iteration may not converge: straight to the SVD.
     previous = ops.where(res < 1.0, float("inf"), 0.0)
     start = (ops.convert_to_tensor(0), m, e, res, ops.cast(previous, m.dtype))
-    _, p, e, res, _ = ops.while_loop(keep_going, iterate, start)
-    return ops.cond(res <= threshold, lambda: p - 0.5 * matmul(p, e),
-                    lambda: _polar_by_svd(m))
+    _, p, e, res, _ = while_loop(keep_going, iterate, start)
+
+    def far():
+        # A non-finite `m` lands here too: its residual is NaN or inf.
+        return branch(ops.all(ops.isfinite(m)), lambda: _polar_by_svd(m),
+                      lambda: m)
+
+    return branch(res <= threshold, lambda: p - 0.5 * matmul(p, e), far)
 
 
 def shake(w, displacement, tolerance, max_iterations):
@@ -128,11 +138,11 @@ def shake(w, displacement, tolerance, max_iterations):
 
     start = (ops.convert_to_tensor(0), ops.zeros_like(c), c,
              ops.max(ops.abs(c)), ops.convert_to_tensor(float("inf"), c.dtype))
-    _, lam, _, res, _ = ops.while_loop(keep_going, iterate, start)
-    return ops.cond(res <= tolerance,
-                    lambda: w + (displacement + matmul(w, lam)),
-                    lambda: polar_factor(w + displacement, tolerance,
-                                         max_iterations))
+    _, lam, _, res, _ = while_loop(keep_going, iterate, start)
+    return branch(res <= tolerance,
+                  lambda: w + (displacement + matmul(w, lam)),
+                  lambda: polar_factor(w + displacement, tolerance,
+                                       max_iterations))
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -145,7 +155,11 @@ class Orthogonal(ManifoldConstraint):
     wide. Projection is the polar factor: by Newton-Schulz iterations
     (matrix products only) when the kernel is near the set, as after an
     optimizer step, else by the SVD; `violation` under 1e-6 in float32 for
-    the sizes benchmarked.
+    the sizes benchmarked. Weights holding a NaN or inf (a stock optimizer's
+    step on a batch with NaN inputs or inf labels, or on a diverged loss)
+    come back unchanged rather than raising: the non-finite values reach
+    the loss, where `keras.callbacks.TerminateOnNaN` stops training as it
+    would without the constraint.
     The position step is SHAKE along the normal at the old point, solved for
     the symmetric Lagrange multiplier to `tolerance` with a divergence guard
     and the polar projection as fallback; the returned velocity is RATTLE's
@@ -177,16 +191,9 @@ class Orthogonal(ManifoldConstraint):
     iterative = True
 
     def __init__(self, tolerance=None, max_iterations=30):
-        if tolerance is not None:
-            tolerance = check_positive("tolerance", tolerance)
-        if (isinstance(max_iterations, bool)
-                or not isinstance(max_iterations, int) or max_iterations < 1):
-            raise ValueError(
-                "`max_iterations` must be a positive int; received "
-                f"max_iterations={max_iterations!r}."
-            )
-        self.tolerance = tolerance
-        self.max_iterations = max_iterations
+        self.tolerance = check_positive("tolerance", tolerance, optional=True)
+        self.max_iterations = check_integer("max_iterations", max_iterations,
+                                            1)
 
     def check_shape(self, shape):
         if len(shape) < 2:

@@ -4,9 +4,11 @@ geometry of spheres, written for vectors along any axis."""
 import keras
 from keras import ops
 
+from keras_constrained._ops import cos
+from keras_constrained._ops import sin
+from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor
-from keras_constrained.constraints.base import check_positive
 
 
 def _squared_norm(x, axis):
@@ -45,11 +47,11 @@ def sphere_geodesic(x, v, dt, radius, axis):
     v = sphere_tangent(x, v, axis)
     speed = ops.sqrt(_squared_norm(v, axis))
     angle = speed * (dt / radius)
-    cos, sin = ops.cos(angle), ops.sin(angle)
+    cosine, sine = cos(angle), sin(angle)
     safe_speed = ops.where(speed > 0, speed, 1.0)
-    sin_over_speed = ops.where(speed > 0, sin / safe_speed, dt / radius)
-    x_new = x * cos + v * (radius * sin_over_speed)
-    v_new = v * cos - x * (speed * sin / radius)
+    sin_over_speed = ops.where(speed > 0, sine / safe_speed, dt / radius)
+    x_new = x * cosine + v * (radius * sin_over_speed)
+    v_new = v * cosine - x * (speed * sine / radius)
     x_new = sphere_project(x_new, radius, axis)
     return x_new, sphere_tangent(x_new, v_new, axis)
 

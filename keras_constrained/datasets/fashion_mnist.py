@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_constrained._validation import check_bool
+from keras_constrained._validation import check_instance
+
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 
 # split: (images file, labels file)
@@ -46,8 +49,7 @@ _INSTALL_TFDS = "pip install tensorflow-datasets tensorflow"
 def _path(name, value, optional=False):
     if value is None and optional:
         return None
-    if not isinstance(value, (str, os.PathLike)):
-        raise ValueError(f"`{name}` must be a path, got {value!r}")
+    check_instance(name, value, (str, os.PathLike), "a path")
     path = Path(value).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"`{name}` must be a directory, got {value!r}, "
@@ -262,8 +264,7 @@ def load_fashion_mnist(source_dir=DEBIAN_DIR, data_dir=None, download=True):
     """
     source_dir = _path("source_dir", source_dir)
     data_dir = _path("data_dir", data_dir, optional=True)
-    if not isinstance(download, bool):
-        raise ValueError(f"`download` must be a bool, got {download!r}")
+    download = check_bool("download", download)
     if _has_files(source_dir):
         return tuple(_read_split(source_dir, split) for split in _FILES)
 

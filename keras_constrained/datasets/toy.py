@@ -13,27 +13,11 @@ the same way, shuffled, and the first `n_train` are the training set. For
 random halving), and with the defaults the same 8000-point layout.
 """
 
-import math
-import numbers
-
 import numpy as np
 
-
-def _check_count(name, value):
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-            or value <= 0):
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_real(name, value, positive):
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value < 0
-            or (positive and value == 0)):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"`{name}` must be a finite {kind} number, "
-                         f"got {value!r}")
-    return float(value)
+from keras_constrained._validation import check_integer
+from keras_constrained._validation import check_non_negative
+from keras_constrained._validation import check_positive
 
 
 def _rng(seed):
@@ -90,10 +74,10 @@ def spiral(n_train=100, n_test=2000, noise=0.06, turns=1.75, seed=0):
         keras_constrained.datasets.spiral(n_train=200, seed=1))
     ```
     """
-    n_train = _check_count("n_train", n_train)
-    n_test = _check_count("n_test", n_test)
-    noise = _check_real("noise", noise, positive=False)
-    turns = _check_real("turns", turns, positive=True)
+    n_train = check_integer("n_train", n_train, 1)
+    n_test = check_integer("n_test", n_test, 1)
+    noise = check_non_negative("noise", noise)
+    turns = check_positive("turns", turns)
     rng = _rng(seed)
 
     def draw(n):
@@ -130,8 +114,8 @@ def swiss_roll(n_train=4000, n_test=4000, seed=0):
         keras_constrained.datasets.swiss_roll())  # 4000 and 4000
     ```
     """
-    n_train = _check_count("n_train", n_train)
-    n_test = _check_count("n_test", n_test)
+    n_train = check_integer("n_train", n_train, 1)
+    n_test = check_integer("n_test", n_test, 1)
     rng = _rng(seed)
     pieces = []
     for (label, start), m in zip([(1, 0.0), (0, 0.2)],
@@ -166,8 +150,8 @@ def double_circles(n_train=4000, n_test=4000, seed=0):
         keras_constrained.datasets.double_circles(seed=3))
     ```
     """
-    n_train = _check_count("n_train", n_train)
-    n_test = _check_count("n_test", n_test)
+    n_train = check_integer("n_train", n_train, 1)
+    n_test = check_integer("n_test", n_test, 1)
     rng = _rng(seed)
     pieces = []
     for radius, m in zip([1, 2, 3, 4], _sizes(n_train + n_test, 4)):
@@ -202,8 +186,8 @@ def double_moons(n_train=4000, n_test=4000, seed=0):
         keras_constrained.datasets.double_moons(n_train=500))
     ```
     """
-    n_train = _check_count("n_train", n_train)
-    n_test = _check_count("n_test", n_test)
+    n_train = check_integer("n_train", n_train, 1)
+    n_test = check_integer("n_test", n_test, 1)
     rng = _rng(seed)
     pieces = []
     # (label, x shift); a class-1 moon is a class-0 moon turned by pi

@@ -16,7 +16,12 @@ inference compute the same function.
 import keras
 from keras import ops
 
-from keras_constrained.constraints.base import check_positive
+from keras_constrained import _ops
+from keras_constrained._validation import check_bool
+from keras_constrained._validation import check_choice
+from keras_constrained._validation import check_integer
+from keras_constrained._validation import check_positive
+from keras_constrained._validation import check_real
 
 PARAMETRIZATIONS = ("log", "abs", "inv")
 
@@ -42,6 +47,11 @@ class BatchlessNormalization(keras.layers.Layer):
     `gradient_accumulation_steps` then give exactly the update of the whole
     batch. No running statistics exist; training and inference compute the
     same function, and the NLL is added only when `training` is true.
+
+    Mixed precision: like `keras.layers.BatchNormalization`, the layer
+    computes in float32 under a `mixed_float16` or `mixed_bfloat16` policy
+    (its weights and NLL are float32; the outputs are cast to the compute
+    dtype), so the NLL neither overflows nor loses its digits.
 
     With `gauge=True` the loss is shifted by the constant (for gradients)
     `sg(mean_c(log sigma_c)) + 1/2`, so its value is the mismatch between the
@@ -100,19 +110,15 @@ class BatchlessNormalization(keras.layers.Layer):
                  loss_weight=1.0, gauge=True, **kwargs):
         super().__init__(**kwargs)
         self.axis = _axis_list(axis)
-        if std_parametrization not in PARAMETRIZATIONS:
-            raise ValueError(
-                "`std_parametrization` must be one of "
-                f"{', '.join(map(repr, PARAMETRIZATIONS))}; received "
-                f"std_parametrization={std_parametrization!r}.")
-        self.std_parametrization = std_parametrization
+        self.std_parametrization = check_choice(
+            "std_parametrization", std_parametrization, PARAMETRIZATIONS)
         self.epsilon = check_positive("epsilon", epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.init_mean = float(init_mean)
+        self.center = check_bool("center", center)
+        self.scale = check_bool("scale", scale)
+        self.init_mean = check_real("init_mean", init_mean)
         self.init_std = check_positive("init_std", init_std)
         self.loss_weight = check_positive("loss_weight", loss_weight)
-        self.gauge = bool(gauge)
+        self.gauge = check_bool("gauge", gauge)
         self._nll_terms = ()
 
     def build(self, input_shape):
@@ -132,19 +138,20 @@ class BatchlessNormalization(keras.layers.Layer):
                 f"{tuple(input_shape)}) must have a known size.")
         self._broadcast_shape = [input_shape[a] if a in self._axes else 1
                                  for a in range(rank)]
+        # Not autocast: `call` computes in float32 or wider (see there).
         self.mean = self.add_weight(
-            shape=shape, name="mean",
+            shape=shape, name="mean", autocast=False,
             initializer=keras.initializers.Constant(self.init_mean))
         self.std = self.add_weight(
-            shape=shape, name="std",
+            shape=shape, name="std", autocast=False,
             initializer=keras.initializers.Constant(
                 float(self._std_weight(self.init_std))))
         self.gamma = self.add_weight(
-            shape=shape, name="gamma", initializer="ones") if self.scale \
-            else None
+            shape=shape, name="gamma", initializer="ones",
+            autocast=False) if self.scale else None
         self.beta = self.add_weight(
-            shape=shape, name="beta", initializer="zeros") if self.center \
-            else None
+            shape=shape, name="beta", initializer="zeros",
+            autocast=False) if self.center else None
 
     def _std_weight(self, sigma):
         """The value of the weight `std` that stands for `sigma`."""
@@ -165,8 +172,14 @@ class BatchlessNormalization(keras.layers.Layer):
         return magnitude, -ops.log(magnitude)
 
     def call(self, inputs, training=None):
+        # In float32 under a mixed-precision policy, as Keras'
+        # BatchNormalization computes: in float16 the squares of inputs
+        # of about 300 overflow, and a sum over a batch loses its digits.
+        dtype = _ops.float32_or_wider(inputs.dtype)
+        inputs = ops.cast(inputs, dtype)
+
         def broadcast(w):
-            return ops.reshape(w, self._broadcast_shape)
+            return ops.reshape(ops.cast(w, dtype), self._broadcast_shape)
 
         inverse_std, log_std = self.inverse_and_log_std()
         mean = broadcast(self.mean)
@@ -179,8 +192,8 @@ class BatchlessNormalization(keras.layers.Layer):
             outputs = outputs + broadcast(self.beta)
         if training:
             z = (ops.stop_gradient(inputs) - mean) * inverse_std_b
-            mean_log_std = ops.mean(log_std)
-            nll = mean_log_std + 0.5 * ops.mean(ops.square(z))
+            mean_log_std = _ops.mean(ops.cast(log_std, dtype))
+            nll = mean_log_std + 0.5 * _ops.mean(ops.square(z))
             if self.gauge:
                 nll = nll - ops.stop_gradient(mean_log_std) - 0.5
             term = self.loss_weight * nll
@@ -191,7 +204,7 @@ class BatchlessNormalization(keras.layers.Layer):
             self._nll_terms = tuple(
                 t for t in self._nll_terms
                 if any(t is loss for loss in self.losses)) + (term,)
-        return outputs
+        return ops.cast(outputs, self.compute_dtype)
 
     def nll_terms_in(self, losses):
         """The NLL terms this layer added that are among `losses` (a
@@ -212,8 +225,8 @@ class BatchlessNormalization(keras.layers.Layer):
         inputs = ops.cast(inputs, self.mean.dtype)
         shared = [a for a in range(len(inputs.shape)) if a not in self._axes]
         self.set_statistics(
-            ops.mean(inputs, axis=shared),
-            ops.maximum(ops.sqrt(ops.var(inputs, axis=shared)),
+            _ops.mean(inputs, axis=shared),
+            ops.maximum(ops.sqrt(_ops.var(inputs, axis=shared)),
                         self.epsilon))
 
     def compute_output_shape(self, input_shape):
@@ -233,14 +246,11 @@ class BatchlessNormalization(keras.layers.Layer):
 
 
 def _axis_list(axis):
-    axes = [axis] if isinstance(axis, int) else axis
-    if (not isinstance(axes, (list, tuple)) or not axes
-            or not all(isinstance(a, int) and not isinstance(a, bool)
-                       for a in axes)):
-        raise ValueError(
-            "`axis` must be an int or a non-empty list of ints; received "
-            f"axis={axis!r}.")
-    return list(axes)
+    allowed = "an int or a non-empty list of ints"
+    if isinstance(axis, (list, tuple)) and not axis:
+        raise ValueError(f"`axis` must be {allowed}; received axis={axis!r}.")
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return [check_integer("axis", a, allowed=allowed) for a in axes]
 
 
 def migrate_batch_normalization(model, **kwargs):

@@ -4,6 +4,8 @@ import numbers
 
 import numpy as np
 
+from keras_constrained._validation import check_integer
+
 
 def graph_pattern(num_nodes, edges, units_per_node=1):
     """The 0/1 pattern `A + I` of an undirected communication graph.
@@ -30,12 +32,8 @@ def graph_pattern(num_nodes, edges, units_per_node=1):
     assert ring.sum() == 8 * 3  # each node: itself and two neighbours
     ```
     """
-    for name, value in (("num_nodes", num_nodes),
-                        ("units_per_node", units_per_node)):
-        if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                or value < 1):
-            raise ValueError(f"`{name}` must be a positive integer; "
-                             f"received {name}={value!r}.")
+    num_nodes = check_integer("num_nodes", num_nodes, 1)
+    units_per_node = check_integer("units_per_node", units_per_node, 1)
     pattern = np.eye(num_nodes, dtype="float32")
     for edge in edges:
         if (len(edge) != 2 or not all(isinstance(i, numbers.Integral)

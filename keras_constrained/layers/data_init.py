@@ -4,6 +4,7 @@ layer before it has been initialized."""
 
 import keras
 
+from keras_constrained._validation import check_instance
 from keras_constrained.layers.batchless_normalization import (
     BatchlessNormalization)
 from keras_constrained.layers.weight_normalization import WeightNormalization
@@ -43,8 +44,11 @@ def initialize_from_data(model, x):
     numpy.testing.assert_allclose(y.std(axis=0), 1.0, rtol=1e-4)
     ```
     """
+    check_instance("model", model, keras.Model,
+                   "a built Sequential or Functional keras.Model")
     for layer in model.layers:
         if isinstance(layer, BatchlessNormalization) or (
                 isinstance(layer, WeightNormalization) and layer.data_init):
-            inputs = keras.Model(model.inputs[0], layer.input)(x, training=False)
+            inputs = keras.Model(model.inputs[0], layer.input)(
+                x, training=False)
             layer.initialize(inputs)

@@ -17,13 +17,20 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_constrained._ops import float32_or_wider
+from keras_constrained._ops import tanh
+from keras_constrained._validation import check_choice
+from keras_constrained._validation import check_instance
+from keras_constrained._validation import check_integer
+from keras_constrained._validation import check_non_negative
+from keras_constrained._validation import check_positive
+from keras_constrained._validation import check_square_matrix
 from keras_constrained.constraints import SparsityMask
-from keras_constrained.constraints.base import check_positive
 
 # name: (activation act = s', its derivative). The Hamiltonian uses the
 # antiderivative s: log cosh, softplus, relu^2 / 2, z^2 / 2.
 _ACTIVATIONS = {
-    "tanh": (ops.tanh, lambda z: 1.0 - ops.square(ops.tanh(z))),
+    "tanh": (tanh, lambda z: 1.0 - ops.square(tanh(z))),
     "sigmoid": (ops.sigmoid,
                 lambda z: ops.sigmoid(z) * (1.0 - ops.sigmoid(z))),
     "relu": (ops.relu, lambda z: ops.cast(z > 0, z.dtype)),
@@ -55,16 +62,6 @@ def _canonical_j(n, name):
                          [-np.eye(m), np.zeros((m, m))]])
     # J2: +1 above the diagonal, -1 below it.
     return np.triu(np.ones((n, n)), 1) - np.tril(np.ones((n, n)), -1)
-
-
-def _matrix_or_none(name, value):
-    if value is None:
-        return None
-    array = np.asarray(value, dtype="float64")
-    if array.ndim != 2 or array.shape[0] != array.shape[1]:
-        raise ValueError(f"`{name}` must be a square matrix; received "
-                         f"{name} of shape {array.shape}.")
-    return array
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -109,6 +106,11 @@ class Hamiltonian(keras.layers.Layer):
     `K_p`, `K_q` and `X` (size `state_size / 2`), otherwise of `K`; for
     `"antisymmetric"` (`K = W - W^T`) it must be symmetric.
 
+    Mixed precision: under a `mixed_float16` or `mixed_bfloat16` policy
+    the weights are float32 and the steps run in the compute dtype, while
+    the smoothness penalty, `step_jacobians` (and so `sensitivity_norms`)
+    compute in float32.
+
     Args:
         depth: positive int, the number of steps (layers) `N`.
         step_size: positive float, `h`.
@@ -148,19 +150,14 @@ class Hamiltonian(keras.layers.Layer):
                  kernel_initializer=None, bias_initializer=None,
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if (isinstance(depth, bool) or not isinstance(depth, (int, np.integer))
-                or depth < 1):
-            raise ValueError("`depth` must be a positive integer; received "
-                             f"depth={depth!r}.")
-        if integrator not in _INTEGRATORS:
-            raise ValueError(f"`integrator` must be one of {_INTEGRATORS}; "
-                             f"received integrator={integrator!r}.")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"`activation` must be one of {tuple(_ACTIVATIONS)}; "
-                f"received activation={activation!r}.")
+        depth = check_integer("depth", depth, 1)
+        integrator = check_choice("integrator", integrator, _INTEGRATORS)
+        activation = check_choice("activation", activation,
+                                  tuple(_ACTIVATIONS))
         if not (isinstance(J, str) and J in ("J1", "J2")):
-            J = _matrix_or_none("J", J)
+            J = check_square_matrix(
+                "J", J, allowed="'J1', 'J2' or a skew-symmetric square "
+                                "matrix")
             if not np.allclose(J, -J.T):
                 raise ValueError("`J` must be 'J1', 'J2' or skew-symmetric "
                                  "(J == -J^T); received a J with "
@@ -172,34 +169,32 @@ class Hamiltonian(keras.layers.Layer):
         if X is not None and integrator != "semi_implicit":
             raise ValueError("`X` applies only to integrator='semi_implicit';"
                              f" received X with integrator={integrator!r}.")
-        if state_size is not None and (
-                isinstance(state_size, bool)
-                or not isinstance(state_size, (int, np.integer))
-                or state_size < 1):
-            raise ValueError("`state_size` must be a positive integer or "
-                             f"None; received state_size={state_size!r}.")
+        state_size = check_integer("state_size", state_size, 1, optional=True)
         if state_size is not None and integrator in _SPLIT and state_size % 2:
             raise ValueError(
                 f"`state_size` must be even for integrator={integrator!r} "
                 f"(the state splits into halves p, q); received "
                 f"state_size={state_size}.")
-        if (isinstance(smoothness, bool)
-                or not isinstance(smoothness, (int, float, np.number))
-                or not smoothness >= 0):
-            raise ValueError("`smoothness` must be a non-negative number; "
-                             f"received smoothness={smoothness!r}.")
-        self.depth = int(depth)
+        self.smoothness = check_non_negative("smoothness", smoothness)
+        self.depth = depth
         self.step_size = check_positive("step_size", step_size)
         self.integrator = integrator
         self.J = J
-        self.X = _matrix_or_none("X", X)
+        self.X = check_square_matrix("X", X, optional=True)
         self.activation = activation
-        self.state_size = None if state_size is None else int(state_size)
-        self.input_indices = (None if input_indices is None
-                              else [int(i) for i in input_indices])
+        self.state_size = state_size
+        if input_indices is not None:
+            allowed = "None or a list of state entries (ints >= 0)"
+            input_indices = [
+                check_integer("input_indices", i, 0, allowed=allowed)
+                for i in check_instance("input_indices", input_indices,
+                                        (list, tuple, np.ndarray), allowed)]
+        self.input_indices = input_indices
+        kernel_mask = check_square_matrix(
+            "kernel_mask", kernel_mask, optional=True,
+            allowed="None or a square 0/1 matrix")
         self.kernel_mask = (None if kernel_mask is None
                             else SparsityMask(kernel_mask).mask)
-        self.smoothness = float(smoothness)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer or keras.initializers.RandomNormal(stddev=1.0))
         self.bias_initializer = keras.initializers.get(
@@ -267,33 +262,39 @@ class Hamiltonian(keras.layers.Layer):
         if self.X is not None and self.X.shape != (m, m):
             raise ValueError(f"`X` must have shape {(m, m)} for state size "
                              f"{n}; received shape {self.X.shape}.")
+        # Not autocast: every use casts them to the dtype it computes in,
+        # which is float32 for the smoothness penalty and the Jacobians.
         self.kernel = self.add_weight(
             shape=kernel_shape, initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer, constraint=constraint,
-            name="kernel")
+            name="kernel", autocast=False)
         self.bias = self.add_weight(
             shape=(self.depth, n), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, name="bias")
+            regularizer=self.bias_regularizer, name="bias", autocast=False)
 
-    def _constant(self, array):
-        return ops.convert_to_tensor(array, dtype=self.compute_dtype)
+    def _float32_or_wider(self):
+        """The dtype of the numerically sensitive parts: the compute dtype,
+        or float32 under a mixed-precision policy."""
+        return float32_or_wider(self.compute_dtype)
 
-    def _kernel(self):
+    def _kernel(self, dtype):
         """The kernel as used: masked, antisymmetrized where asked."""
-        kernel = ops.cast(self.kernel, self.compute_dtype)
+        kernel = ops.cast(self.kernel, dtype)
         if self.kernel_mask is not None:
-            kernel = kernel * self._constant(self.kernel_mask)
+            kernel = kernel * ops.convert_to_tensor(self.kernel_mask, dtype)
         if self.integrator == "antisymmetric":
             kernel = kernel - ops.transpose(kernel, (0, 2, 1))
         return kernel
 
-    def embed(self, inputs):
+    def embed(self, inputs, dtype=None):
         """The initial state `y_0` of shape `(B, n)`: the inputs `(B, d)`,
-        zero-padded to the state."""
-        inputs = ops.cast(inputs, self.compute_dtype)
+        zero-padded to the state, in `dtype` (`None`: the compute dtype)."""
+        dtype = dtype or self.compute_dtype
+        inputs = ops.cast(inputs, dtype)
         if self.embedding is None:
             return inputs
-        return ops.einsum("bi,ik->bk", inputs, self._constant(self.embedding))
+        return ops.einsum("bi,ik->bk", inputs,
+                          ops.convert_to_tensor(self.embedding, dtype))
 
     def _output_kernels(self, kernel):
         """Per step, the matrices that map `act(...)` to the update, with
@@ -302,15 +303,17 @@ class Hamiltonian(keras.layers.Layer):
         `h X K_{p,j}^T` and `-h X^T K_{q,j}^T` (semi-implicit, in the
         kernel's `(p, q)` order)."""
         h = self.step_size
+        dtype = keras.backend.standardize_dtype(kernel.dtype)
+        constant = lambda a: ops.convert_to_tensor(a, dtype)
         if self.integrator == "forward_euler":
-            return h * ops.einsum("ml,jkl->jmk", self._constant(self.j_matrix),
+            return h * ops.einsum("ml,jkl->jmk", constant(self.j_matrix),
                                   kernel)
         if self.integrator != "semi_implicit":
             return None
-        signs = self._constant(np.array([h, -h]).reshape(1, 2, 1, 1))
+        signs = constant(np.array([h, -h]).reshape(1, 2, 1, 1))
         if self.X is None:
             return signs * ops.transpose(kernel, (0, 1, 3, 2))
-        X = self._constant(self.X)
+        X = constant(self.X)
         return signs * ops.stack(
             [ops.einsum("ml,jkl->jmk", X, kernel[:, 0]),
              ops.einsum("lm,jkl->jmk", X, kernel[:, 1])], 1)
@@ -321,9 +324,10 @@ class Hamiltonian(keras.layers.Layer):
         TensorFlow graph each slice is an op, and so is its gradient)."""
         return ops.unstack(ops.reshape(tensor, (-1, *shape)))
 
-    def states(self, inputs, every_step=True):
+    def states(self, inputs, every_step=True, dtype=None):
         """The states `y_0, ..., y_N`, or only `[y_N]` if not `every_step`
-        (then `p`, `q` are joined only once).
+        (then `p`, `q` are joined only once), computed in `dtype` (`None`:
+        the layer's compute dtype, as in `call`).
 
         The inputs' leading axes are flattened into one batch axis `B`, so
         each returned state has shape `(B, n)`. Inside, the state is carried
@@ -338,16 +342,16 @@ class Hamiltonian(keras.layers.Layer):
         h = self.step_size
         n, m = self.n, self.n // 2
         block = m if self.integrator in _SPLIT else n
-        kernel = self._kernel()
+        dtype = dtype or self.compute_dtype
+        kernel = self._kernel(dtype)
         kernels = self._per_step(kernel, (block, block))
-        bias = self._per_step(ops.cast(self.bias, self.compute_dtype),
-                              (block, 1))
+        bias = self._per_step(ops.cast(self.bias, dtype), (block, 1))
         if self.integrator in ("forward_euler", "semi_implicit"):
             out = self._per_step(self._output_kernels(kernel),
                                  (block, block))
         elif self.integrator == "hamiltonian_inspired":  # K_j^T
             out = self._per_step(ops.transpose(kernel, (0, 2, 1)), (m, m))
-        y = ops.transpose(self.embed(inputs))
+        y = ops.transpose(self.embed(inputs, dtype))
         ys = [y]
         p, q = y[:m], y[m:]
         for j in range(self.depth):
@@ -374,11 +378,13 @@ class Hamiltonian(keras.layers.Layer):
         return [ops.transpose(y) for y in ys]
 
     def smoothness_penalty(self):
-        """`h * sum_j (||K_{j+1} - K_j||^2 + ||b_{j+1} - b_j||^2)`."""
-        kernel = ops.cast(self.kernel, self.compute_dtype)
+        """`h * sum_j (||K_{j+1} - K_j||^2 + ||b_{j+1} - b_j||^2)`, in
+        float32 under a mixed-precision policy."""
+        dtype = self._float32_or_wider()
+        kernel = ops.cast(self.kernel, dtype)
         if self.kernel_mask is not None:
-            kernel = kernel * self._constant(self.kernel_mask)
-        bias = ops.cast(self.bias, self.compute_dtype)
+            kernel = kernel * ops.convert_to_tensor(self.kernel_mask, dtype)
+        bias = ops.cast(self.bias, dtype)
         return self.step_size * (
             ops.sum(ops.square(kernel[1:] - kernel[:-1]))
             + ops.sum(ops.square(bias[1:] - bias[:-1])))
@@ -394,7 +400,9 @@ class Hamiltonian(keras.layers.Layer):
 
         Built from the step's weights and `act'` with `keras.ops` only (no
         autodiff), so it runs on every backend. The inputs' leading axes
-        are flattened into one batch axis `B`.
+        are flattened into one batch axis `B`. States and Jacobians are
+        computed in float32 under a mixed-precision policy (in the compute
+        dtype otherwise).
 
         Returns:
             A tensor of shape `(depth, B, n, n)`; row `i`, column `k` of
@@ -403,11 +411,13 @@ class Hamiltonian(keras.layers.Layer):
         dact = _ACTIVATIONS[self.activation][1]
         h = self.step_size
         n, m = self.n, self.n // 2
-        ys = self.states(inputs)
-        kernel = self._kernel()
+        dtype = self._float32_or_wider()
+        ys = self.states(inputs, dtype=dtype)
+        kernel = self._kernel(dtype)
         out = self._output_kernels(kernel)
-        bias = ops.cast(self.bias, self.compute_dtype)
-        eye_n, eye_m = self._constant(np.eye(n)), self._constant(np.eye(m))
+        bias = ops.cast(self.bias, dtype)
+        eye_n = ops.convert_to_tensor(np.eye(n), dtype)
+        eye_m = ops.convert_to_tensor(np.eye(m), dtype)
 
         def blocks(top_left, top_right, bottom_left, bottom_right):
             return ops.concatenate(
@@ -425,7 +435,7 @@ class Hamiltonian(keras.layers.Layer):
                     a = h * d[:, :, None] * kernel[j]
                 jacobians.append(eye_n + a)
                 continue
-            p, q, p_next = y[:, :m], y[:, m:], y_next[:, :m]
+            q, p_next = y[:, m:], y_next[:, :m]
             if self.integrator == "semi_implicit":
                 # [[I, -h X^T Kq^T Dq Kq], [0, I]] then
                 # [[I, 0], [h X Kp^T Dp Kp, I]], Dp at the new p.

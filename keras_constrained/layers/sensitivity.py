@@ -3,6 +3,9 @@ guarantee, on every backend (closed-form Jacobians, no autodiff)."""
 
 from keras import ops
 
+from keras_constrained._validation import check_instance
+from keras_constrained.layers.hamiltonian import Hamiltonian
+
 
 def sensitivity_norms(layer, inputs):
     """Per-sample `||d y_N / d y_{N-l}||_2` for `l = 1, ..., depth`.
@@ -12,7 +15,8 @@ def sensitivity_norms(layer, inputs):
     (the product of the step Jacobians `A_{N-1} ... A_{N-l}`); gradients
     vanish where its norm goes to 0. For the semi-implicit H-DNN every
     norm is at least 1. Uses `layer.step_jacobians`, so the norms are per
-    sample, not of a batch-averaged matrix.
+    sample, not of a batch-averaged matrix. Under a mixed-precision
+    policy the Jacobians, their products and the SVD run in float32.
 
     Args:
         layer: a built `Hamiltonian` layer.
@@ -33,10 +37,10 @@ def sensitivity_norms(layer, inputs):
     assert norms.shape == (3, 16) and norms.min() >= 1 - 1e-4
     ```
     """
-    if not getattr(layer, "built", False) or not hasattr(
-            layer, "step_jacobians"):
+    check_instance("layer", layer, Hamiltonian, "a built `Hamiltonian` layer")
+    if not layer.built:
         raise ValueError("`layer` must be a built `Hamiltonian` layer; "
-                         f"received {layer!r}.")
+                         f"received the unbuilt layer {layer.name!r}.")
     jacobians = layer.step_jacobians(inputs)
     product = jacobians[-1]
     norms = []

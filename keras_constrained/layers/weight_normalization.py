@@ -11,6 +11,12 @@ variable itself is never overwritten.
 import keras
 from keras import ops
 
+from keras_constrained._ops import float32_or_wider
+from keras_constrained._ops import mean
+from keras_constrained._ops import var
+from keras_constrained._validation import check_bool
+from keras_constrained._validation import check_instance
+
 SUPPORTED = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
              keras.layers.Conv3D, keras.layers.Conv1DTranspose,
              keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
@@ -39,6 +45,10 @@ class WeightNormalization(keras.layers.Wrapper):
     unit variance on that sample. It is an explicit call, once, before
     training, because a one-time data-dependent assignment cannot run inside
     a compiled train step portably.
+
+    Mixed precision: under a `mixed_float16` or `mixed_bfloat16` policy the
+    norms `||v||` and `w` are computed in float32 (`g` is a float32
+    weight); the wrapped layer then computes in its compute dtype.
 
     The wrapped layer's other state is used read-only, and layers with
     quantized or LoRA kernels are not supported. No unit's `v` may be zero
@@ -71,14 +81,12 @@ class WeightNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, data_init=True, **kwargs):
-        if not isinstance(layer, SUPPORTED):
-            raise ValueError(
-                "`layer` must be a Dense, Conv1D/2D/3D or "
-                "Conv1D/2D/3DTranspose layer (a layer with a kernel whose "
-                "output-channel axis is known); received "
-                f"layer={layer!r}.")
+        check_instance(
+            "layer", layer, SUPPORTED,
+            "a Dense, Conv1D/2D/3D or Conv1D/2D/3DTranspose layer (a layer "
+            "with a kernel whose output-channel axis is known)")
         super().__init__(layer, **kwargs)
-        self.data_init = bool(data_init)
+        self.data_init = check_bool("data_init", data_init)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -93,19 +101,29 @@ class WeightNormalization(keras.layers.Wrapper):
         self._norm_axes = [a for a in range(rank) if a != out_axis]
         self._gain_shape = [kernel.shape[a] if a == out_axis else 1
                             for a in range(rank)]
+        # The kernel's variable dtype (inside an autocasting layer
+        # `kernel.dtype` names the compute dtype); not autocast, so that
+        # `normalized_kernel` computes in float32 or wider.
         self.g = self.add_weight(shape=(kernel.shape[out_axis],), name="g",
-                                 initializer="ones", dtype=kernel.dtype)
+                                 initializer="ones", autocast=False,
+                                 dtype=self.layer.variable_dtype)
         self.g.assign(ops.reshape(self._norm(kernel), self.g.shape))
 
     def _norm(self, v):
+        # In float32 under a mixed-precision policy: float16 squares of
+        # weights below 2.4e-4 underflow to 0.
+        v = ops.cast(v, float32_or_wider(v.dtype))
         return ops.sqrt(ops.sum(ops.square(v), axis=self._norm_axes,
                                 keepdims=True))
 
     def _direction(self, v):
-        return v / self._norm(v)
+        norm = self._norm(v)
+        return ops.cast(v, norm.dtype) / norm
 
     def normalized_kernel(self):
-        """The kernel the wrapped layer computes with, `g * v / ||v||`."""
+        """The kernel the wrapped layer computes with, `g * v / ||v||`
+        (in float32 under a mixed-precision policy; the wrapped layer casts
+        it to its compute dtype)."""
         v = self.layer.kernel
         return ops.reshape(self.g, self._gain_shape) * self._direction(v)
 
@@ -149,12 +167,12 @@ class WeightNormalization(keras.layers.Wrapper):
             == "channels_first"
         channel_axis = 1 if channels_first else len(t.shape) - 1
         shared = [a for a in range(len(t.shape)) if a != channel_axis]
-        std = ops.sqrt(ops.var(t, axis=shared))
+        std = ops.sqrt(var(t, axis=shared))
         inverse_std = ops.where(std > 0, 1 / ops.where(std > 0, std, 1), 1)
         self.g.assign(ops.cast(inverse_std, self.g.dtype))
         if layer.use_bias:
             layer.bias.assign(ops.cast(
-                -ops.mean(t, axis=shared) * inverse_std, layer.bias.dtype))
+                -mean(t, axis=shared) * inverse_std, layer.bias.dtype))
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

@@ -5,27 +5,16 @@ guarding against non-finite gradients. The integrators themselves live in
 
 import functools
 import json
-import math
 
 import keras
 from keras import ops
 
 from keras_constrained._ops import cond
 from keras_constrained._ops import fused_update
+from keras_constrained._validation import check_integer
+from keras_constrained._validation import check_learning_rate
+from keras_constrained._validation import check_non_negative
 from keras_constrained.constraints.base import ManifoldConstraint
-
-
-def sgd_learning_rate(learning_rate):
-    """The `learning_rate` argument of `from_sgd`, checked: SGD's constant
-    learning rate (the underdamped time step is its square root)."""
-    if (isinstance(learning_rate, bool)
-            or not isinstance(learning_rate, (int, float))
-            or not 0 < learning_rate < math.inf):
-        raise ValueError(
-            "`learning_rate` must be a finite number > 0 (SGD's learning "
-            f"rate); received learning_rate={learning_rate!r}."
-        )
-    return float(learning_rate)
 
 
 class Euclidean(ManifoldConstraint):
@@ -72,33 +61,22 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
     Subclasses implement `integrate(geometry, q, state, gradient, h,
     noise)`, where `q` is the point in manifold coordinates, `state` the
     list of the variable's slots' values (`slot_names`), `gradient` the
-    loss gradient in coordinates, `h` the step size and `noise` a standard Gaussian of
-    `q`'s shape (None at temperature 0, where no noise is drawn); it
+    loss gradient in coordinates, `h` the step size and `noise` a standard
+    Gaussian of `q`'s shape (None at temperature 0, where no noise is drawn); it
     returns `(q_new, new_state)` without touching any variable.
     """
 
     slot_names = ()
 
     def __init__(self, learning_rate, temperature=0.0, seed=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
+        super().__init__(learning_rate=check_learning_rate(learning_rate),
+                         **kwargs)
         # Indices, not variables: a list attribute of an optimizer is
         # tracked, and model variables must not become optimizer variables.
         self._on_manifold = []
-        if (isinstance(temperature, bool)
-                or not isinstance(temperature, (int, float))
-                or not 0 <= temperature < math.inf):
-            raise ValueError(
-                "`temperature` must be a finite number >= 0; received "
-                f"temperature={temperature!r}."
-            )
-        if seed is not None and (isinstance(seed, bool)
-                                 or not isinstance(seed, int)):
-            raise ValueError(
-                f"`seed` must be an int or None; received seed={seed!r}."
-            )
-        self.temperature = float(temperature)
-        self.seed = seed
-        self._seed_generator = keras.random.SeedGenerator(seed)
+        self.temperature = check_non_negative("temperature", temperature)
+        self.seed = check_integer("seed", seed, optional=True)
+        self._seed_generator = keras.random.SeedGenerator(self.seed)
         # Tracked as an optimizer variable, so the noise advances under
         # JAX's jit and is saved with the optimizer.
         self._seed_state = self._seed_generator.state
@@ -149,15 +127,68 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
         return super()._use_weight_decay(variable)
 
     def apply(self, grads, trainable_variables=None):
+        # Keras' own test for overwriting the weights with their moving
+        # averages in this step, read before the step counts itself.
+        overwrite = None
+        if self.use_ema and self.ema_overwrite_frequency:
+            overwrite = (
+                self.iterations + 1) % self.ema_overwrite_frequency == 0
         variables = self._manifold_variables()
         constraints = [v.constraint for v in variables]
         for v in variables:
             v.constraint = None
         try:
-            return super().apply(grads, trainable_variables)
+            super().apply(grads, trainable_variables)
         finally:
             for v, constraint in zip(variables, constraints):
                 v.constraint = constraint
+        if overwrite is not None:
+            self._land_averages(overwrite)
+
+    def _land_averages(self, overwrite=None):
+        """Puts the weights Keras overwrote with their moving averages
+        back on their sets, where the scalar boolean `overwrite` holds (or
+        always, with `None`).
+
+        The average of points of a curved set (`Orthogonal`, `Sphere`) lies
+        off it. Each manifold-constrained variable gets its nearest point of
+        the set, where Keras' after-step projection (skipped for these
+        variables) would have put it, and its coordinates are lifted from
+        that point: the next step starts from the average, as it does for a
+        stock optimizer.
+        """
+        for index in self._on_manifold:
+            geometry = self._geometries[index]
+            targets = [self._trainable_variables[index]]
+            if self._coordinates[index] is not None:
+                targets.append(self._coordinates[index])
+            kept = [ops.convert_to_tensor(t) for t in targets]
+
+            def landed(geometry=geometry, w=kept[0], lift=len(targets) > 1):
+                w = geometry(w)
+                return [w, geometry.lift(w)] if lift else [w]
+
+            values = landed() if overwrite is None else cond(
+                overwrite, landed, lambda kept=kept: kept)
+            for target, value in zip(targets, values):
+                self.assign(target, value)
+
+    def finalize_variable_values(self, var_list):
+        """Overwrites the weights with their moving averages (with
+        `use_ema`), each constrained one projected onto its set.
+
+        Keras projects after the overwrites during training, but not after
+        this one, which `fit` makes at its end; an average of points of a
+        curved set would stay off it.
+        """
+        super().finalize_variable_values(var_list)
+        if self.use_ema:
+            manifold = {id(v) for v in self._manifold_variables()}
+            for variable in var_list:
+                if (variable.constraint is not None
+                        and id(variable) not in manifold):
+                    variable.assign(variable.constraint(variable))
+            self._land_averages()
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)

@@ -10,6 +10,9 @@ from keras_constrained._distribute import sum_over_replicas
 from keras_constrained._distribute import update_variables
 from keras_constrained._ops import call_on_host_if
 from keras_constrained._ops import cond
+from keras_constrained._validation import check_choice
+from keras_constrained._validation import check_learning_rate
+from keras_constrained._validation import check_positive
 from keras_constrained.optimizers import layer_norms
 
 SCALES = ("none", "architecture")
@@ -32,21 +35,17 @@ FLOOR = 4.0
 
 
 def _check_smoothness(smoothness):
-    if smoothness == ADAPTIVE:
-        return ADAPTIVE
-    values = smoothness if isinstance(smoothness, (list, tuple)) else [
-        smoothness]
-    if not values or not all(
-            isinstance(x, (int, float)) and not isinstance(x, bool)
-            and 0 < x < math.inf for x in values):
-        raise ValueError(
-            f"`smoothness` must be {ADAPTIVE!r}, a positive finite float or "
-            "a non-empty list of them (one per layer); received "
-            f"smoothness={smoothness!r}."
-        )
-    if isinstance(smoothness, (list, tuple)):
-        return [float(x) for x in smoothness]
-    return float(smoothness)
+    allowed = (f"{ADAPTIVE!r}, a finite number > 0 or a non-empty list of "
+               "them (one per layer)")
+    if isinstance(smoothness, (list, tuple)) and smoothness:
+        return [check_positive(f"smoothness[{i}]", x)
+                for i, x in enumerate(smoothness)]
+    if isinstance(smoothness, (str, list, tuple)):
+        if smoothness == ADAPTIVE:
+            return ADAPTIVE
+        raise ValueError(f"`smoothness` must be {allowed}; received "
+                         f"smoothness={smoothness!r}.")
+    return check_positive("smoothness", smoothness, allowed=allowed)
 
 
 def _check_groups(groups):
@@ -208,11 +207,21 @@ class DSGD(keras.optimizers.Optimizer):
     the gradient noise, so with a fixed `L` use `learning_rate` of about
     0.25 to 0.5, or a decaying schedule.
 
-    A step is skipped, and `chosen_layer` set to -1, where a gradient or a
-    dual norm is not finite; the first skipped step warns (once per
-    optimizer, from inside compiled train steps through a host callback),
-    except under TensorFlow with XLA (`jit_compile=True`, Keras' default
-    for TensorFlow on a GPU), which compiles no callback.
+    A step is skipped where a gradient or a dual norm is not finite (a
+    batch holding NaN or inf, a diverged loss, a failed
+    eigendecomposition): the weights and the optimizer's state stay as they
+    were, the adaptive smoothness estimate included (`layer_smoothness`,
+    the last steps, and the pending measurement of the last step taken,
+    which the next finite step makes as if the skipped batch had not been
+    there). Only `chosen_layer` changes, to -1, and `iterations` counts
+    the batch, as Keras' own optimizers and the Langevin optimizers count
+    every batch (a learning-rate schedule runs on it). Keras still applies
+    each variable's constraint after the step, as after every step: a
+    projection of weights already on their set, which changes them by
+    rounding at most. The first skipped step warns (once per optimizer,
+    from inside compiled train steps through a host callback), except
+    under TensorFlow with XLA (`jit_compile=True`, Keras' default for
+    TensorFlow on a GPU), which compiles no callback.
 
     Args:
         learning_rate: float, schedule or callable: the step multiplier
@@ -257,19 +266,11 @@ class DSGD(keras.optimizers.Optimizer):
                 "move them all. Use a kernel_regularizer instead; received "
                 f"weight_decay={kwargs['weight_decay']!r}."
             )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=check_learning_rate(learning_rate),
+                         name=name, **kwargs)
         self.smoothness = _check_smoothness(smoothness)
-        if norm not in layer_norms.NORMS:
-            raise ValueError(
-                f"`norm` must be one of {layer_norms.NORMS}; received "
-                f"norm={norm!r}."
-            )
-        if scale not in SCALES:
-            raise ValueError(
-                f"`scale` must be one of {SCALES}; received scale={scale!r}."
-            )
-        self.norm = norm
-        self.scale = scale
+        self.norm = check_choice("norm", norm, layer_norms.NORMS)
+        self.scale = check_choice("scale", scale, SCALES)
         self.groups = _check_groups(groups)
         self._warned_skipped = False
 
@@ -330,6 +331,12 @@ class DSGD(keras.optimizers.Optimizer):
             self._last_step_stats = self.add_variable(
                 (2,), initializer="zeros", dtype=self._compute_dtype,
                 name="last_step_stats")
+            # The layer of the last step taken (-1 before the first), whose
+            # curvature the next step measures: unlike `chosen_layer`, a
+            # skipped step keeps it.
+            self._last_layer = self.add_variable(
+                (), initializer=keras.initializers.Constant(-1),
+                dtype="int32", name="last_layer")
 
     def _layer_scales(self):
         """`c_i` for every layer, and the power vectors' next values."""
@@ -398,8 +405,11 @@ class DSGD(keras.optimizers.Optimizer):
         layers = ops.arange(len(self._groups), dtype="int32")
         chosen = ops.where(finite, ops.min(ops.where(
             scores == ops.max(scores), layers, len(self._groups))), -1)
+        # A skipped step leaves every optimizer variable as it was, but for
+        # `chosen_layer` (and Keras' `iterations`).
         for vector, value in zip(self._power_vectors, power_vectors):
-            self.assign(vector, value)
+            self.assign(vector, ops.where(finite, value,
+                                          ops.convert_to_tensor(vector)))
         # Step lengths in the scaled norms, and in the unscaled ones.
         lengths = ops.where(moving, ops.cast(
             learning_rate, self._compute_dtype) * duals / positive, 0.0)
@@ -428,8 +438,12 @@ class DSGD(keras.optimizers.Optimizer):
             self.assign(self.layer_smoothness, ops.where(
                 layers == chosen, smoothness, measured))
             length = ops.take(lengths, ops.maximum(chosen, 0))
-            self.assign(self._last_step_stats, ops.stack(
-                [ops.sum(ops.stack(slopes)), ops.square(length)]))
+            self.assign(self._last_step_stats, ops.where(finite, ops.stack(
+                [ops.sum(ops.stack(slopes)), ops.square(length)]),
+                ops.convert_to_tensor(self._last_step_stats)))
+            self.assign(self._last_layer,
+                        ops.where(finite, chosen,
+                                  ops.convert_to_tensor(self._last_layer)))
         self.assign(self.chosen_layer, chosen)
         update_variables(
             self, [new_values[self._get_variable_index(v)]
@@ -447,7 +461,7 @@ class DSGD(keras.optimizers.Optimizer):
         step `FIRST_STEP` times its weights' norm.
         """
         smoothness = ops.convert_to_tensor(self.layer_smoothness)
-        previous = ops.convert_to_tensor(self.chosen_layer)
+        previous = ops.convert_to_tensor(self._last_layer)
         zero = ops.zeros((), self._compute_dtype)
         inner = zero
         for k, (m, step) in enumerate(zip(matrices, self._last_steps)):
@@ -526,6 +540,17 @@ class DSGD(keras.optimizers.Optimizer):
         # own value (under torch the very tensor it holds, which needs no
         # copy; JAX and TensorFlow hand over another tensor and assign).
         self._assign_if_new(variable, gradient)
+
+    def finalize_variable_values(self, var_list):
+        """Overwrites the weights with their moving averages (with
+        `use_ema`), each constrained one projected onto its set, as Keras
+        projects after the overwrites during training: an average of
+        points of a curved set lies off it."""
+        super().finalize_variable_values(var_list)
+        if self.use_ema:
+            for variable in var_list:
+                if variable.constraint is not None:
+                    variable.assign(variable.constraint(variable))
 
     def get_config(self):
         config = super().get_config()

@@ -3,11 +3,9 @@
 import keras
 from keras import ops
 
+from keras_constrained._validation import check_positive
 from keras_constrained.optimizers.constrained_langevin import (
     ConstrainedLangevin,
-)
-from keras_constrained.optimizers.constrained_langevin import (
-    sgd_learning_rate,
 )
 
 
@@ -40,10 +38,23 @@ class OverdampedLangevin(ConstrainedLangevin):
     minibatch-mean training loss Keras minimizes.
 
     A step whose gradient for a variable holds inf or NaN leaves that
-    variable and its optimizer state unchanged. Decoupled `weight_decay`
+    variable and its optimizer state unchanged (`iterations` counts the
+    batch all the same, as in `DSGD` and Keras' optimizers, and at
+    `temperature > 0` the batch's noise is drawn). Decoupled `weight_decay`
     applies only to variables without a manifold constraint (decaying a
     point on a manifold would only be undone by the landing); use a
     `kernel_regularizer` for an L2 force on constrained weights.
+
+    With `use_ema=True`, Keras' moving average of the weights overwrites
+    them every `ema_overwrite_frequency` steps and at the end of `fit`
+    (`finalize_variable_values`). The average of points of a curved set
+    (`Orthogonal`, `Sphere`) lies off it: the overwritten weights are
+    projected onto their sets (the extrinsic mean), and the dynamics go on
+    from there.
+
+    `learning_rate` is read at every step: callbacks that set it
+    (`LearningRateScheduler`, `ReduceLROnPlateau`) change `h` from the next
+    step on.
 
     Under torch, the step of a variable of at least `2**18` weights whose
     constraint has a closed-form step (all but `Orthogonal`) is compiled by
@@ -113,8 +124,8 @@ class OverdampedLangevin(ConstrainedLangevin):
         model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
         ```
         """
-        return cls(sgd_learning_rate(learning_rate), temperature=temperature,
-                   **kwargs)
+        return cls(check_positive("learning_rate", learning_rate),
+                   temperature=temperature, **kwargs)
 
     def integrate(self, geometry, q, state, gradient, h, noise):
         displacement = -h * gradient

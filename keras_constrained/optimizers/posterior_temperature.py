@@ -1,13 +1,9 @@
 """The sampler temperature at which Langevin samples the Bayesian posterior."""
 
+from keras_constrained._validation import check_choice
+from keras_constrained._validation import check_integer
+
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum")
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an int >= 1; received {name}={value!r}."
-        )
 
 
 def posterior_temperature(num_examples, loss_reduction="sum_over_batch_size",
@@ -62,12 +58,9 @@ def posterior_temperature(num_examples, loss_reduction="sum_over_batch_size",
               verbose=0)
     ```
     """
-    _positive_int("num_examples", num_examples)
-    if loss_reduction not in REDUCTIONS:
-        raise ValueError(
-            f"`loss_reduction` must be one of {REDUCTIONS}; received "
-            f"loss_reduction={loss_reduction!r}."
-        )
+    num_examples = check_integer("num_examples", num_examples, 1)
+    loss_reduction = check_choice("loss_reduction", loss_reduction,
+                                  REDUCTIONS)
     if loss_reduction != "sum":
         return 1.0 / num_examples
     if batch_size is None:
@@ -75,10 +68,5 @@ def posterior_temperature(num_examples, loss_reduction="sum_over_batch_size",
             "`batch_size` is needed with loss_reduction='sum' (the minibatch "
             "loss sums `batch_size` examples); received batch_size=None."
         )
-    _positive_int("batch_size", batch_size)
-    if batch_size > num_examples:
-        raise ValueError(
-            f"`batch_size` must be at most num_examples={num_examples}; "
-            f"received batch_size={batch_size!r}."
-        )
+    batch_size = check_integer("batch_size", batch_size, 1, num_examples)
     return batch_size / num_examples

@@ -5,11 +5,12 @@ import math
 import keras
 from keras import ops
 
+from keras_constrained._validation import check_choice
+from keras_constrained._validation import check_non_negative
+from keras_constrained._validation import check_positive
+from keras_constrained._validation import check_real
 from keras_constrained.optimizers.constrained_langevin import (
     ConstrainedLangevin,
-)
-from keras_constrained.optimizers.constrained_langevin import (
-    sgd_learning_rate,
 )
 
 SCHEMES = ("BAOAB", "OBA")
@@ -69,8 +70,20 @@ class UnderdampedLangevin(ConstrainedLangevin):
     marginal is exact for Gaussian targets at any stable `h`.
 
     A step whose gradient for a variable holds inf or NaN leaves that
-    variable and its state unchanged. Decoupled `weight_decay` applies only
+    variable and its state unchanged (`iterations` counts the batch all
+    the same, as in `DSGD` and Keras' optimizers, and at `temperature > 0`
+    the batch's noise is drawn). Decoupled `weight_decay` applies only
     to variables without a manifold constraint.
+
+    With `use_ema=True`, the weights that Keras overwrites with their
+    moving averages are projected onto their sets (an average of points of
+    `Orthogonal` or `Sphere` lies off them), as in `OverdampedLangevin`.
+
+    `learning_rate` is read at every step: callbacks that set it
+    (`LearningRateScheduler`, `ReduceLROnPlateau`) change `h` from the next
+    step on, and with it the damping `exp(-friction * h)`. SGD's
+    equivalent learning rate is about `h**2`: `ReduceLROnPlateau(factor=0.5)`
+    quarters it.
 
     Under torch, the step of a variable of at least `2**18` weights whose
     constraint has a closed-form step (all but `Orthogonal`) is compiled by
@@ -129,18 +142,8 @@ class UnderdampedLangevin(ConstrainedLangevin):
                  **kwargs):
         super().__init__(learning_rate=learning_rate, temperature=temperature,
                          seed=seed, name=name, **kwargs)
-        if (isinstance(friction, bool) or not isinstance(friction, (int, float))
-                or not 0 <= friction <= math.inf):
-            raise ValueError(
-                "`friction` must be a number >= 0 or math.inf; received "
-                f"friction={friction!r}."
-            )
-        if scheme not in SCHEMES:
-            raise ValueError(
-                f"`scheme` must be one of {SCHEMES}; received scheme={scheme!r}."
-            )
-        self.friction = float(friction)
-        self.scheme = scheme
+        self.friction = check_real("friction", friction, 0, allow_inf=True)
+        self.scheme = check_choice("scheme", scheme, SCHEMES)
 
     @classmethod
     def from_sgd(cls, learning_rate, momentum=0.0, temperature=0.0,
@@ -184,14 +187,9 @@ class UnderdampedLangevin(ConstrainedLangevin):
         model.fit(numpy.ones((32, 4)), numpy.zeros((32, 3)), verbose=0)
         ```
         """
-        learning_rate = sgd_learning_rate(learning_rate)
-        if (isinstance(momentum, bool)
-                or not isinstance(momentum, (int, float))
-                or not 0 <= momentum < 1):
-            raise ValueError(
-                "`momentum` must be a number in [0, 1); received "
-                f"momentum={momentum!r}."
-            )
+        learning_rate = check_positive("learning_rate", learning_rate)
+        momentum = check_real("momentum", momentum, 0, 1,
+                              exclusive_maximum=True)
         if scheme == "OBA":
             h = math.sqrt(learning_rate)
         else:
@@ -199,12 +197,7 @@ class UnderdampedLangevin(ConstrainedLangevin):
         friction = -math.log(momentum) / h if momentum > 0 else math.inf
         weight_decay = kwargs.get("weight_decay")
         if weight_decay is not None:
-            if (isinstance(weight_decay, bool)
-                    or not isinstance(weight_decay, (int, float))):
-                raise ValueError(
-                    "`weight_decay` must be a number or None; received "
-                    f"weight_decay={weight_decay!r}."
-                )
+            weight_decay = check_non_negative("weight_decay", weight_decay)
             kwargs["weight_decay"] = weight_decay * learning_rate / h
         return cls(h, friction=friction, temperature=temperature,
                    scheme=scheme, **kwargs)

@@ -89,5 +89,5 @@ def test_initializers_inside_and_outside_the_bound():
 
 @pytest.mark.parametrize("radius", [0, -0.1, None, float("nan")])
 def test_rejects_a_bad_radius(radius):
-    with pytest.raises(ValueError, match="`radius`.*radius="):
+    with pytest.raises((TypeError, ValueError), match="`radius`.*radius="):
         MagnitudeBound(radius)

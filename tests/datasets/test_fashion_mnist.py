@@ -273,7 +273,7 @@ def test_tfds_prepares_offline_and_matches_the_idx_files(tmp_path,
     ("download", None),
 ])
 def test_bad_arguments_raise(name, value):
-    with pytest.raises(ValueError, match=f"`{name}`.*{value!r}"):
+    with pytest.raises(TypeError, match=f"`{name}`.*{value!r}"):
         load_fashion_mnist(**{name: value})
 
 

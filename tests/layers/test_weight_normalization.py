@@ -151,5 +151,5 @@ def test_fit_trains_g_and_v_and_saving_round_trips(tmp_path):
     keras.layers.Flatten(), keras.layers.BatchNormalization(),
     keras.layers.Embedding(4, 2), "dense"])
 def test_layers_without_a_supported_kernel_raise(layer):
-    with pytest.raises(ValueError, match="`layer` must be a Dense, Conv"):
+    with pytest.raises(TypeError, match="`layer` must be a Dense, Conv"):
         WeightNormalization(layer)

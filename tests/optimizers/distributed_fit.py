@@ -1,6 +1,7 @@
 """Trains one small constrained model on two CPU devices and on one, and
-prints, per optimizer, the largest weight difference and the largest
-constraint violation after distributed training, as JSON.
+prints, per optimizer (those named as arguments, or all), the largest
+weight difference and the largest constraint violation after distributed
+training, as JSON.
 
 Run as a script by `test_distribution.py`: the devices must be set up
 before the backend starts, so it cannot share the test process. Under JAX
@@ -12,10 +13,13 @@ the two devices are XLA host devices and the strategy is
 import contextlib
 import json
 import os
+import sys
 
 backend = os.environ["KERAS_BACKEND"]
 if backend == "jax":
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    os.environ["XLA_FLAGS"] = " ".join([
+        os.environ.get("XLA_FLAGS", ""),
+        "--xla_force_host_platform_device_count=2"])
 else:
     import tensorflow as tf
 
@@ -75,7 +79,8 @@ def train(make_optimizer, distributed):
 
 
 results = {}
-for name, make_optimizer in OPTIMIZERS.items():
+for name in sys.argv[1:] or OPTIMIZERS:
+    make_optimizer = OPTIMIZERS[name]
     initial, single = train(make_optimizer, distributed=False)
     _, distributed = train(make_optimizer, distributed=True)
     results[name] = {

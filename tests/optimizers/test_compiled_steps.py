@@ -18,10 +18,12 @@ pytestmark = pytest.mark.skipif(
 
 
 def train(optimizer):
+    # One shape for all kernels and one for all biases: each geometry and
+    # shape is a compilation of its own (seconds each).
     keras.utils.set_random_seed(0)
     small = keras.initializers.RandomUniform(-0.2, 0.2, seed=0)
     model = keras.Sequential([
-        keras.Input((6,)),
+        keras.Input((8,)),
         keras.layers.Dense(
             8, activation="tanh", kernel_initializer=small,
             kernel_constraint=kc.constraints.MagnitudeBound(0.3)),
@@ -29,13 +31,13 @@ def train(optimizer):
             8, activation="tanh",
             kernel_constraint=kc.constraints.Sphere(1.0)),
         keras.layers.Dense(
-            3, kernel_constraint=kc.constraints.SparsityMask(
-                np.eye(8, 3, dtype="float32"))),
+            8, kernel_constraint=kc.constraints.SparsityMask(
+                np.eye(8, dtype="float32"))),
     ])
     model.compile(optimizer, "mse")
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 6)).astype("float32")
-    y = rng.normal(size=(64, 3)).astype("float32")
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 8)).astype("float32")
     model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     return [to_numpy(w) for w in model.weights]
 

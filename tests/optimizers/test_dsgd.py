@@ -63,7 +63,8 @@ def numpy_dsgd_step(weights, x, y, smoothness, norm, scale, alpha=1.0):
             # One warm-started power iteration from the initial ones vector.
             v = np.ones(m.shape[1]) / np.sqrt(m.shape[1])
             v = m.T @ (m @ v)
-            growth.append(max(1.0, np.linalg.norm(m @ (v / np.linalg.norm(v)))))
+            unit = v / np.linalg.norm(v)
+            growth.append(max(1.0, np.linalg.norm(m @ unit)))
         later = np.cumprod((growth + [1.0])[::-1])[::-1]
         scales = np.sqrt([m.shape[0] for m in matrices]) * later
     smoothness = np.broadcast_to(smoothness, len(grads))
@@ -155,9 +156,8 @@ def test_full_batch_loss_decreases_monotonically(norm, smoothness):
     model = tanh_mlp((20, 64, 64, 1))
     model.compile(DSGD(smoothness=smoothness, norm=norm,
                        scale="architecture"), "mse")
-    # One batch per epoch: each epoch logs the loss before its step.
-    losses = model.fit(x, y, batch_size=256, epochs=40, verbose=0,
-                       shuffle=False).history["loss"]
+    # Each full-batch step returns the loss before it.
+    losses = [float(model.train_on_batch(x, y)) for _ in range(40)]
     assert np.all(np.diff(losses) <= 1e-7 * losses[0]), losses
     assert losses[-1] < 0.8 * losses[0]
 
@@ -271,7 +271,7 @@ def test_a_failed_eigendecomposition_skips_the_step(monkeypatch):
     ({"weight_decay": 0.1}, "weight_decay"),
 ])
 def test_bad_arguments_raise_a_clear_value_error(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((TypeError, ValueError), match=message):
         DSGD(**kwargs)
 
 
@@ -328,9 +328,9 @@ def test_from_its_defaults_the_full_batch_loss_never_rises(
     x, y = regression_data(n=256, d=20, seed=1)
     model = mlp(activation)
     model.compile(DSGD(norm=norm), "mse")
-    # One batch per epoch: each epoch logs the loss before its step.
-    losses = model.fit(x, y, batch_size=256, epochs=200, verbose=0,
-                       shuffle=False).history["loss"]
+    # Each full-batch step returns the loss before it (fit's epochs cost
+    # more than the steps here).
+    losses = [float(model.train_on_batch(x, y)) for _ in range(200)]
     losses.append(model.evaluate(x, y, batch_size=256, verbose=0))
     rises = np.diff(losses)
     assert np.all(rises <= 1e-7 * losses[0]), (np.flatnonzero(rises > 0),
