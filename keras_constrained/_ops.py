@@ -72,6 +72,21 @@ cos = _keeping_float64("cos")
 arcsin = _keeping_float64("arcsin")
 
 
+def maximum(x, y):
+    """`keras.ops.maximum`, in float64 where an operand is float64.
+
+    Under torch Keras 3.15 takes it in float32 (its dtype promotion, as for
+    `matmul`: even of two float64 tensors); torch's own keeps the dtype.
+    """
+    if keras.config.backend() == "torch":
+        x, y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+        if "float64" in (ops.dtype(x), ops.dtype(y)):
+            import torch
+
+            return torch.maximum(x, y)
+    return ops.maximum(x, y)
+
+
 def float32_or_wider(dtype):
     """`dtype` where it is float32 or wider, else float32: the dtype for
     the numerically sensitive parts of a computation under mixed precision.

@@ -91,13 +91,18 @@ def test_constraint_geometry_is_float64_accurate():
 
 
 @needs_x64
-def test_batchless_initial_mean_is_float64_accurate():
+@pytest.mark.parametrize("std_parametrization", ["log", "abs", "inv"])
+def test_batchless_initial_statistics_are_float64_accurate(
+        std_parametrization):
     # Around 1e4, a float32 average loses the digits below 1e-3.
     x = 1e4 + np.random.default_rng(2).normal(size=(64, 3))
-    layer = BatchlessNormalization()
+    layer = BatchlessNormalization(std_parametrization=std_parametrization)
     layer.build((None, 3))
     layer.initialize(x)
     np.testing.assert_allclose(to_numpy(layer.mean), x.mean(0), rtol=1e-14)
+    inverse_std, _ = layer.inverse_and_log_std()
+    np.testing.assert_allclose(1 / to_numpy(inverse_std), x.std(0),
+                               rtol=1e-12)
 
 
 @pytest.mark.skipif(not JAX or not X64, reason="inspects jaxprs")

@@ -6,6 +6,7 @@ from keras import ops
 from keras_constrained._ops import branch
 from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
+from keras_constrained._ops import maximum
 from keras_constrained._ops import while_loop
 from keras_constrained._validation import check_integer
 from keras_constrained._validation import check_positive
@@ -45,7 +46,7 @@ def _polar_by_eigh(m):
     """
     values, vectors = eigh(_gram(m, m))
     floor = ops.max(values) * float(keras.config.epsilon())
-    scale = ops.rsqrt(ops.maximum(values, floor))
+    scale = ops.rsqrt(maximum(values, floor))
     return matmul(m, matmul(vectors * scale, ops.transpose(vectors)))
 
 

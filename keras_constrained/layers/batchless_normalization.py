@@ -159,7 +159,7 @@ class BatchlessNormalization(keras.layers.Layer):
         if self.std_parametrization == "log":
             return ops.log(sigma)
         target = sigma if self.std_parametrization == "abs" else 1 / sigma
-        return ops.maximum(target - self.epsilon, 0.0)
+        return _ops.maximum(target - self.epsilon, 0.0)
 
     def inverse_and_log_std(self):
         """`1 / sigma` and `log(sigma)`, each of the weights' shape."""
@@ -226,8 +226,8 @@ class BatchlessNormalization(keras.layers.Layer):
         shared = [a for a in range(len(inputs.shape)) if a not in self._axes]
         self.set_statistics(
             _ops.mean(inputs, axis=shared),
-            ops.maximum(ops.sqrt(_ops.var(inputs, axis=shared)),
-                        self.epsilon))
+            _ops.maximum(ops.sqrt(_ops.var(inputs, axis=shared)),
+                         self.epsilon))
 
     def compute_output_shape(self, input_shape):
         return input_shape

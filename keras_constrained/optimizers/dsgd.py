@@ -10,6 +10,7 @@ from keras_constrained._distribute import sum_over_replicas
 from keras_constrained._distribute import update_variables
 from keras_constrained._ops import call_on_host_if
 from keras_constrained._ops import cond
+from keras_constrained._ops import maximum
 from keras_constrained._validation import check_choice
 from keras_constrained._validation import check_learning_rate
 from keras_constrained._validation import check_positive
@@ -349,7 +350,7 @@ class DSGD(keras.optimizers.Optimizer):
                 self._compute_dtype)
             norm, v_new = layer_norms.spectral_norm(
                 weights, ops.cast(vector, self._compute_dtype))
-            growth.append(ops.maximum(norm, 1.0))
+            growth.append(maximum(norm, 1.0))
             vectors.append(v_new)
         later = ops.flip(ops.cumprod(ops.flip(ops.stack(
             growth + [ops.ones((), self._compute_dtype)]))))
@@ -478,8 +479,8 @@ class DSGD(keras.optimizers.Optimizer):
             measured, square_length, 1.0), 0.0)
         old = ops.take(smoothness, ops.maximum(previous, 0))
         new = ops.where(kappa > old,
-                        ops.maximum(FLOOR * kappa, GROWTH * old),
-                        ops.maximum(FLOOR * kappa, SHRINK * old))
+                        maximum(FLOOR * kappa, GROWTH * old),
+                        maximum(FLOOR * kappa, SHRINK * old))
         layers = ops.arange(len(self._groups), dtype="int32")
         smoothness = ops.where(ops.logical_and(
             measured, layers == previous), new, smoothness)
