@@ -104,6 +104,8 @@ BAD = [
     (functools.partial(WeightNormalization, keras.layers.Dense(2)),
      {"data_init": "yes"}, TypeError, "data_init"),
     (graph_pattern, {"num_nodes": 2.0, "edges": []}, TypeError, "num_nodes"),
+    (graph_pattern, {"num_nodes": 2, "edges": [(0, True)]}, ValueError,
+     "edges"),
     (sensitivity_norms, {"layer": "hamiltonian", "inputs": X}, TypeError,
      "layer"),
     (initialize_from_data, {"model": "model", "x": X}, TypeError, "model"),

@@ -7,6 +7,7 @@ from keras_constrained._ops import branch
 from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
 from keras_constrained._ops import maximum
+from keras_constrained._ops import traced_once_per_shape
 from keras_constrained._ops import while_loop
 from keras_constrained._validation import check_integer
 from keras_constrained._validation import check_positive
@@ -98,6 +99,9 @@ def polar_factor(m, tolerance, max_iterations):
                       lambda: m)
 
     return branch(res <= threshold, lambda: p - 0.5 * matmul(p, e), far)
+
+
+_shared_polar_factor = traced_once_per_shape(polar_factor)
 
 
 def shake(w, displacement, tolerance, max_iterations):
@@ -228,7 +232,8 @@ class Orthogonal(ManifoldConstraint):
 
     def __call__(self, w):
         m, back = self._tall(as_float_tensor(w))
-        return back(polar_factor(m, self._tolerance(m), self.max_iterations))
+        return back(_shared_polar_factor(m, self._tolerance(m),
+                                         self.max_iterations))
 
     def violation(self, w):
         m, _ = self._tall(as_float_tensor(w))

@@ -36,9 +36,10 @@ def graph_pattern(num_nodes, edges, units_per_node=1):
     units_per_node = check_integer("units_per_node", units_per_node, 1)
     pattern = np.eye(num_nodes, dtype="float32")
     for edge in edges:
-        if (len(edge) != 2 or not all(isinstance(i, numbers.Integral)
-                                      and 0 <= i < num_nodes for i in edge)):
-            raise ValueError(f"`edges` must hold pairs of node indices in "
+        if (len(edge) != 2 or not all(
+                isinstance(i, numbers.Integral) and not isinstance(i, bool)
+                and 0 <= i < num_nodes for i in edge)):
+            raise ValueError(f"`edges` must be pairs of node indices in "
                              f"[0, {num_nodes}); received edge {edge!r}.")
         i, k = edge
         pattern[i, k] = pattern[k, i] = 1.0

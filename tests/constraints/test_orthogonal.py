@@ -7,6 +7,7 @@ from helpers import to_numpy
 from keras import ops
 
 from keras_constrained.constraints import Orthogonal
+from keras_constrained.constraints import orthogonal as orthogonal_module
 
 SHAPES = [(12, 5), (5, 12), (7, 7), (3, 3, 2, 8), (1, 1, 4, 8), (3, 4, 16)]
 
@@ -211,6 +212,10 @@ def test_a_nan_svd_falls_back_to_the_gram_eigendecomposition(monkeypatch):
         return np.full_like(u, np.nan), s, vh
 
     monkeypatch.setattr(keras.ops, "svd", nan_svd)
+    # Eagerly, so that NumPy can stand in for the SVD (under TensorFlow the
+    # projection is otherwise a graph function).
+    monkeypatch.setattr(orthogonal_module, "_shared_polar_factor",
+                        orthogonal_module.polar_factor)
     w = np.random.default_rng(8).normal(size=(30, 12)).astype("float32")
     p = to_numpy(Orthogonal()(w))  # far from the set: the SVD branch
     np.testing.assert_allclose(p, numpy_polar(w), atol=2e-6)
