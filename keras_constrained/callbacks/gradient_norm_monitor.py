@@ -79,7 +79,9 @@ class GradientNormMonitor(keras.callbacks.Callback):
                   if v.name == self.kernel_name]
         self.layer_names = [v.path.rsplit("/", 1)[0] for v, _ in picked]
         self.epochs.append(epoch)
-        self._rows.append([float(ops.norm(ops.reshape(g, (-1,))))
+        # Not `ops.norm`: float32 for float64 under JAX and torch (Keras
+        # 3.15).
+        self._rows.append([float(ops.sqrt(ops.sum(ops.square(g))))
                            for _, g in picked])
 
     def on_train_begin(self, logs=None):

@@ -352,8 +352,12 @@ class DSGD(keras.optimizers.Optimizer):
                 weights, ops.cast(vector, self._compute_dtype))
             growth.append(maximum(norm, 1.0))
             vectors.append(v_new)
-        later = ops.flip(ops.cumprod(ops.flip(ops.stack(
-            growth + [ops.ones((), self._compute_dtype)]))))
+        # The products of the later layers' growths, built from the end
+        # (`ops.cumprod` is float32 for float64 under torch, Keras 3.15).
+        later = [ops.ones((), self._compute_dtype)]
+        for factor in reversed(growth):
+            later.insert(0, factor * later[0])
+        later = ops.stack(later)
         inputs = ops.sqrt(ops.convert_to_tensor(
             [float(g.rows) for g in self._groups], self._compute_dtype))
         return inputs * later, vectors
