@@ -89,6 +89,17 @@ class ManifoldConstraint(keras.constraints.Constraint):
         raise NotImplementedError
 
 
+def project_onto_sets(variables):
+    """Assigns every variable that has a constraint its projection.
+
+    What Keras does after each optimizer step, for the places where it does
+    not (the moving averages that `finalize_variable_values` writes).
+    """
+    for variable in variables:
+        if variable.constraint is not None:
+            variable.assign(variable.constraint(variable))
+
+
 def as_float_tensor(w):
     """`w` as a tensor, keeping its floating dtype (Keras variables too)."""
     w = ops.convert_to_tensor(w)

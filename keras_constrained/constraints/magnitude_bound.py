@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_constrained._ops import arcsin
 from keras_constrained._ops import cos_of_angle
+from keras_constrained._ops import maximum
 from keras_constrained._ops import sin_of_angle
 from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
@@ -64,9 +65,7 @@ class MagnitudeBound(ManifoldConstraint):
 
     def violation(self, w):
         excess = ops.max(ops.abs(as_float_tensor(w))) - self.radius
-        # Not `ops.maximum(excess, 0.0)`: float32 under torch (Keras 3.15's
-        # dtype promotion with a Python float).
-        return ops.relu(excess) / self.radius
+        return maximum(excess, 0.0) / self.radius
 
     def lift(self, w):
         return self.radius * arcsin(self(w) / self.radius)

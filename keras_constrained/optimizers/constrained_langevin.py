@@ -15,6 +15,7 @@ from keras_constrained._validation import check_integer
 from keras_constrained._validation import check_learning_rate
 from keras_constrained._validation import check_non_negative
 from keras_constrained.constraints.base import ManifoldConstraint
+from keras_constrained.constraints.base import project_onto_sets
 
 
 class Euclidean(ManifoldConstraint):
@@ -184,10 +185,7 @@ class ConstrainedLangevin(keras.optimizers.Optimizer):
         super().finalize_variable_values(var_list)
         if self.use_ema:
             manifold = {id(v) for v in self._manifold_variables()}
-            for variable in var_list:
-                if (variable.constraint is not None
-                        and id(variable) not in manifold):
-                    variable.assign(variable.constraint(variable))
+            project_onto_sets(v for v in var_list if id(v) not in manifold)
             self._land_averages()
 
     def update_step(self, gradient, variable, learning_rate):

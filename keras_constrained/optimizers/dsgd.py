@@ -14,6 +14,7 @@ from keras_constrained._ops import maximum
 from keras_constrained._validation import check_choice
 from keras_constrained._validation import check_learning_rate
 from keras_constrained._validation import check_positive
+from keras_constrained.constraints.base import project_onto_sets
 from keras_constrained.optimizers import layer_norms
 
 SCALES = ("none", "architecture")
@@ -553,9 +554,7 @@ class DSGD(keras.optimizers.Optimizer):
         points of a curved set lies off it."""
         super().finalize_variable_values(var_list)
         if self.use_ema:
-            for variable in var_list:
-                if variable.constraint is not None:
-                    variable.assign(variable.constraint(variable))
+            project_onto_sets(var_list)
 
     def get_config(self):
         config = super().get_config()

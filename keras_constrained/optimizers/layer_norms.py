@@ -24,6 +24,7 @@ from keras import ops
 from keras_constrained._ops import cond
 from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
+from keras_constrained._ops import maximum
 
 NORMS = ("frobenius", "spectral")
 
@@ -106,7 +107,7 @@ def spectral_measure(g):
     scale = power_of_two_scale(g)
     x = _short_side(g / scale)
     lam, v = eigh(matmul(ops.transpose(x), x))
-    lam = ops.relu(lam)  # (`ops.maximum(lam, 0.0)` is float32 on torch)
+    lam = maximum(lam, 0.0)
     dtype = keras.backend.standardize_dtype(lam.dtype)
     info = np.finfo(dtype)
     tau = ROUNDING_UNITS * float(info.eps) * ops.max(lam) + float(
