@@ -9,8 +9,8 @@ orthogonalizes gradients, but of every layer at every step.
 The last row is a floor for the spectral norm: an SGD epoch plus only the
 dual norms (nuclear norms) of the three layers' gradients at each of the 79
 steps, which the exact greedy choice needs, computed as DSGD computes them
-(`layer_norms.dual_norm`) on random matrices of the layers' shapes and of
-rank 128 (a batch-128 gradient's rank), compiled as Keras compiles a train
+(`layer_norms.Spectral().dual_norm`) on random matrices of the layers'
+shapes and of rank 128 (a batch-128 gradient's rank), compiled as Keras compiles a train
 step. No spectral DSGD step that scores layers this way is faster.
 
 DSGD's extra work per step depends on the layers' shapes, not on the batch,
@@ -57,7 +57,7 @@ def spectral_dual_norms(steps=STEPS, rank=128):
                                ).astype("float32"))
         for rows, columns in [(785, 256), (257, 256), (257, 10)]]
     norms = compiled(lambda *gs: ops.stack(
-        [layer_norms.dual_norm("spectral", g)[0] for g in gs]))
+        [layer_norms.Spectral().dual_norm(g)[0] for g in gs]))
 
     def run():
         for _ in range(steps):

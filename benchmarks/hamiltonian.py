@@ -60,7 +60,7 @@ def make_model(block, depth):
         y = residual_stack(y, depth)
     elif block in ("forward_euler", "semi_implicit"):
         y = Hamiltonian(depth, STEP_SIZE, integrator=block,
-                        smoothness=SMOOTHNESS)(y)
+                        smoothness_weight=SMOOTHNESS)(y)
     y = keras.layers.Dense(10)(keras.layers.Flatten()(y))
     model = keras.Model(inputs, y)
     model.compile(

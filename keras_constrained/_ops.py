@@ -181,8 +181,9 @@ def fused_update(fn, iterative=False):
     """An update of variables computed by `fn` as fused loops.
 
     Returns `update(optimizer, targets, *args)`, which assigns the values
-    `fn(*args)` (a list, a function of tensors only) to the variables
-    `targets` (one each; `None` where a value is not kept).
+    `fn(*args)` (a function of tensors only) to the variables `targets`:
+    both are dicts or lists of the same structure, nested or not, with
+    `None` in `targets` where a value is not kept.
 
     An optimizer's per-variable arithmetic is a chain of a dozen or more
     elementwise ops. JAX compiles the whole train step with XLA, which
@@ -207,9 +208,21 @@ def fused_update(fn, iterative=False):
 
 
 def _assign_all(fn, optimizer, targets, *args):
-    for target, value in zip(targets, fn(*args)):
-        if target is not None:
-            optimizer.assign(target, value)
+    for target, value in _pairs(targets, fn(*args)):
+        optimizer.assign(target, value)
+
+
+def _pairs(targets, values):
+    """`(target, value)` for every target that is not `None`, from dicts or
+    lists `targets` and `values` of the same structure."""
+    if isinstance(targets, dict):
+        for key, target in targets.items():
+            yield from _pairs(target, values[key])
+    elif isinstance(targets, (list, tuple)):
+        for target, value in zip(targets, values):
+            yield from _pairs(target, value)
+    elif targets is not None:
+        yield targets, values
 
 
 def _xla_compiled(fn):
@@ -236,9 +249,8 @@ def _torch_compiled_update(fn, eager):
     import torch
 
     def assign_in_place(targets, *args):
-        for target, value in zip(targets, fn(*args)):
-            if target is not None:
-                target.copy_(value)
+        for target, value in _pairs(targets, fn(*args)):
+            target.copy_(value)
 
     # Static shapes: with symbolic ones torch 2.13's inductor fails on
     # inputs written in place ("size_bytes_is_heap_allocated_").

@@ -116,7 +116,7 @@ def test_every_layer_trains(policy):
         # kernel (a SparsityMask constraint).
         *[layers.Hamiltonian(
             2 if integrator == INTEGRATORS[0] else 1, 0.2,
-            integrator=integrator, name=integrator, smoothness=0.1,
+            integrator=integrator, name=integrator, smoothness_weight=0.1,
             kernel_mask=ring if integrator == INTEGRATORS[0] else None)
           for integrator in INTEGRATORS],
         keras.layers.Dense(1),
@@ -165,10 +165,11 @@ def test_hamiltonian_jacobians_and_penalty_in_float32():
     x = np.random.default_rng(1).normal(size=(4, 6)).astype("float32")
     for integrator in INTEGRATORS:
         layer = kc.layers.Hamiltonian(2, 0.3, integrator=integrator,
-                                      smoothness=0.1, dtype="mixed_bfloat16")
+                                      smoothness_weight=0.1,
+                                      dtype="mixed_bfloat16")
         assert np.isfinite(to_numpy(layer(x))).all()
         twin = kc.layers.Hamiltonian(2, 0.3, integrator=integrator,
-                                     smoothness=0.1)
+                                     smoothness_weight=0.1)
         twin.build(x.shape)
         twin.set_weights(layer.get_weights())
         norms = kc.layers.sensitivity_norms(layer, x)

@@ -100,7 +100,7 @@ def make_model(kernel_mask, seed):
         keras.Input((2,)),
         Hamiltonian(DEPTH, STEP_SIZE, state_size=2 * NODES,
                     input_indices=[0, 12], kernel_mask=kernel_mask,
-                    smoothness=5e-4, name="hdnn"),
+                    smoothness_weight=5e-4, name="hdnn"),
         keras.layers.Dense(1, kernel_initializer="zeros"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(0.01),

@@ -90,7 +90,7 @@ def make_model(with_hdnn):
     layers = [keras.Input((28, 28, 1)),
               keras.layers.Conv2D(8, 3, padding="same")]
     if with_hdnn:
-        layers.append(Hamiltonian(DEPTH, STEP_SIZE, smoothness=1e-3,
+        layers.append(Hamiltonian(DEPTH, STEP_SIZE, smoothness_weight=1e-3,
                                   name="hdnn"))
     layers += [keras.layers.Flatten(), keras.layers.Dense(10)]
     model = keras.Sequential(layers)

@@ -17,9 +17,9 @@ class SensitivityMonitor(keras.callbacks.Callback):
     backward sensitivity matrix `d y_N / d y_{N-l}`: where its norm falls
     far below 1 gradients vanish, where it grows large they explode. For
     the semi-implicit integrator no norm is below 1 whatever the weights;
-    the upper side is what regularization (`smoothness`, weight decay) has
-    to hold. Before training and after every `every`-th epoch, this
-    callback computes the per-sample norms with
+    the upper side is what regularization (`smoothness_weight`, weight
+    decay) has to hold. Before training and after every `every`-th epoch,
+    this callback computes the per-sample norms with
     `keras_constrained.layers.sensitivity_norms` (closed form, every
     backend) at the layer's inputs for `x`, and adds to the epoch logs,
     hence to `History`:

@@ -29,6 +29,9 @@ class ManifoldConstraint(keras.constraints.Constraint):
     than the weights.
     """
 
+    # False when the manifold is held in coordinates other than the weights:
+    # then `lift`, `lower` and `lift_gradient` are overridden (checked when
+    # a subclass is defined).
     weights_are_coordinates = True
     # True when `move` is the exact geodesic flow: then moving with velocity
     # `c * v` for time `t` is moving with `v` for time `c * t` (and ending
@@ -38,6 +41,24 @@ class ManifoldConstraint(keras.constraints.Constraint):
     # loops, e.g. `Orthogonal`'s SHAKE): such a step cannot be compiled
     # into one fused loop where the backend compiles only closed forms.
     iterative = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        changed = [name for name in _COORDINATE_METHODS
+                   if getattr(cls, name) is not getattr(ManifoldConstraint,
+                                                        name)]
+        if cls.weights_are_coordinates and changed:
+            raise TypeError(
+                f"{cls.__name__} overrides {', '.join(changed)} but keeps "
+                "weights_are_coordinates = True: set it to False, or the "
+                "optimizers treat the weights as the coordinates.")
+        if not cls.weights_are_coordinates and len(changed) < len(
+                _COORDINATE_METHODS):
+            missing = [name for name in _COORDINATE_METHODS
+                       if name not in changed]
+            raise TypeError(
+                f"{cls.__name__} sets weights_are_coordinates = False but "
+                f"does not override {', '.join(missing)}.")
 
     def __call__(self, w):
         """The point of the set nearest to the weights `w`.
@@ -87,6 +108,9 @@ class ManifoldConstraint(keras.constraints.Constraint):
         `v` with `dt=1` and ignore `v_new`.
         """
         raise NotImplementedError
+
+
+_COORDINATE_METHODS = ("lift", "lower", "lift_gradient")
 
 
 def project_onto_sets(variables):

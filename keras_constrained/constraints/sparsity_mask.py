@@ -32,6 +32,8 @@ class SparsityMask(ManifoldConstraint):
     ```
     """
 
+    exact_flow = True
+
     def __init__(self, mask):
         array = np.asarray(mask)
         if array.ndim == 0 or array.size == 0:
@@ -67,8 +69,6 @@ class SparsityMask(ManifoldConstraint):
 
     def tangent(self, q, v):
         return v * self._mask_like(v)
-
-    exact_flow = True
 
     def move(self, q, v, dt):
         v = self.tangent(q, v)

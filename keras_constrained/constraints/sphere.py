@@ -85,6 +85,8 @@ class Sphere(ManifoldConstraint):
     ```
     """
 
+    exact_flow = True
+
     def __init__(self, radius=1.0):
         self.radius = check_positive("radius", radius)
 
@@ -112,8 +114,6 @@ class Sphere(ManifoldConstraint):
     def tangent(self, q, v):
         return ops.reshape(sphere_tangent(self._units(q), self._units(v), 0),
                            q.shape)
-
-    exact_flow = True
 
     def move(self, q, v, dt):
         q_new, v_new = sphere_geodesic(self._units(q), self._units(v), dt,

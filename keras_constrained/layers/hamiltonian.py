@@ -13,6 +13,8 @@ layer's Jacobian symplectic, so the backward sensitivities
 `d y_N / d y_{N-l}` never have a norm below 1: gradients cannot vanish.
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -26,6 +28,7 @@ from keras_constrained._validation import check_non_negative
 from keras_constrained._validation import check_positive
 from keras_constrained._validation import check_square_matrix
 from keras_constrained.constraints import SparsityMask
+from keras_constrained.layers.hamiltonian_integrators import INTEGRATORS
 
 # name: (activation act = s', its derivative). The Hamiltonian uses the
 # antiderivative s: log cosh, softplus, relu^2 / 2, z^2 / 2.
@@ -36,32 +39,30 @@ _ACTIVATIONS = {
     "relu": (ops.relu, lambda z: ops.cast(z > 0, z.dtype)),
     "linear": (lambda z: z, ops.ones_like),
 }
-_INTEGRATORS = ("forward_euler", "semi_implicit", "antisymmetric",
-                "hamiltonian_inspired")
-_SPLIT = ("semi_implicit", "hamiltonian_inspired")  # state is (p, q)
+# Deprecated argument names: their new names. `smoothness` collided with
+# DSGD's `smoothness`, a Lipschitz constant.
+_RENAMED = {"J": "interconnection", "X": "coupling",
+            "smoothness": "smoothness_weight"}
+_UNSET = object()
 
 
-def _times(matrix, state):
-    """`matrix @ state` for a state carried as `(features, batch)`.
-
-    An `einsum`, not `ops.matmul`: in Keras 3.15 the torch backend's
-    `matmul` returns float32 for float64 operands (its dtype promotion
-    yields float32), which would break float64 computations.
-    """
-    return ops.einsum("kl,lb->kb", matrix, state)
+def _is_default(value, default):
+    """Whether `value` is the default `default` (None, a str or a float),
+    without comparing arrays."""
+    return isinstance(value, type(default)) and value == default
 
 
-def _canonical_j(n, name):
-    """The paper's interconnection matrices `J1`, `J2` of size `n`."""
-    if name == "J1":  # [[0, I], [-I, 0]]
-        if n % 2:
-            raise ValueError(
-                f"`J`='J1' needs an even state size; received state size {n}.")
-        m = n // 2
-        return np.block([[np.zeros((m, m)), np.eye(m)],
-                         [-np.eye(m), np.zeros((m, m))]])
-    # J2: +1 above the diagonal, -1 below it.
-    return np.triu(np.ones((n, n)), 1) - np.tril(np.ones((n, n)), -1)
+def _renamed(old, value, new_value, default):
+    """`new_value`, or the value of its deprecated name `old` if given."""
+    new = _RENAMED[old]
+    if value is _UNSET:
+        return new_value
+    if not _is_default(new_value, default):
+        raise ValueError(f"`{old}` is the deprecated name of `{new}`; pass "
+                         f"only `{new}`, received both {old} and {new}.")
+    warnings.warn(f"`{old}` is deprecated; use `{new}`.", DeprecationWarning,
+                  stacklevel=3)
+    return value
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -74,12 +75,13 @@ class Hamiltonian(keras.layers.Layer):
     paper's image model). Integrators (state `y`, or `y = (p, q)` split in
     halves):
 
-    - `"forward_euler"` (H1-DNN): `y += h J K^T act(K y + b)`, with `J` the
-      paper's `"J1"` (`[[0, I], [-I, 0]]`), `"J2"` (+1 above the diagonal,
-      -1 below) or any skew-symmetric matrix. No gradient guarantee.
+    - `"forward_euler"` (H1-DNN): `y += h J K^T act(K y + b)`, with
+      `J = interconnection` the paper's `"J1"` (`[[0, I], [-I, 0]]`),
+      `"J2"` (+1 above the diagonal, -1 below) or any skew-symmetric
+      matrix. No gradient guarantee.
     - `"semi_implicit"` (H2-DNN, the default): `K = blockdiag(K_p, K_q)`,
-      `J = [[0, -X^T], [X, 0]]` and the symplectic Euler update, p first:
-      `p += -h X^T K_q^T act(K_q q + b_q)`, then
+      `J = [[0, -X^T], [X, 0]]` with `X = coupling` and the symplectic
+      Euler update, p first: `p += -h X^T K_q^T act(K_q q + b_q)`, then
       `q += h X K_p^T act(K_p p + b_p)` with the new `p`. Every step's
       Jacobian `A` satisfies `A J A^T = J` and `det A = 1`, so
       `||d y_N / d y_{N-l}|| >= 1`. With `X = I` (default) this is exactly
@@ -99,12 +101,12 @@ class Hamiltonian(keras.layers.Layer):
     points: the first entry of `p` and the last of `q`, as the paper's
     code does). The output is the final state, of size `state_size`.
 
-    `kernel_mask` restricts each `K_j` (and `X`) to a sparsity pattern,
-    e.g. `graph_pattern(...)` of a communication graph: every step then
-    only exchanges information between neighbours (distributed forward and
-    backward propagation). For `"semi_implicit"` it is the pattern of
-    `K_p`, `K_q` and `X` (size `state_size / 2`), otherwise of `K`; for
-    `"antisymmetric"` (`K = W - W^T`) it must be symmetric.
+    `kernel_mask` restricts each `K_j` (and `coupling`) to a sparsity
+    pattern, e.g. `graph_pattern(...)` of a communication graph: every step
+    then only exchanges information between neighbours (distributed
+    forward and backward propagation). For `"semi_implicit"` it is the
+    pattern of `K_p`, `K_q` and `X` (size `state_size / 2`), otherwise of
+    `K`; for `"antisymmetric"` (`K = W - W^T`) it must be symmetric.
 
     Mixed precision: under a `mixed_float16` or `mixed_bfloat16` policy
     the weights are float32 and the steps run in the compute dtype, while
@@ -116,19 +118,23 @@ class Hamiltonian(keras.layers.Layer):
         step_size: positive float, `h`.
         integrator: one of `"forward_euler"`, `"semi_implicit"`,
             `"antisymmetric"`, `"hamiltonian_inspired"`.
-        J: `"J1"`, `"J2"` or a skew-symmetric `(n, n)` matrix; only for
-            `"forward_euler"`.
-        X: `(n/2, n/2)` matrix of `J = [[0, -X^T], [X, 0]]`, only for
-            `"semi_implicit"`; `None` is the identity.
+        interconnection: `J` of `"forward_euler"`: `"J1"`, `"J2"` or a
+            skew-symmetric `(n, n)` matrix. Formerly `J` (deprecated).
+        coupling: `X` of `"semi_implicit"`, the `(n/2, n/2)` matrix of
+            `J = [[0, -X^T], [X, 0]]`; `None` is the identity. Formerly `X`
+            (deprecated).
         activation: `"tanh"` (`H` uses log cosh), `"sigmoid"` (softplus),
             `"relu"` (`relu^2 / 2`) or `"linear"` (`z^2 / 2`).
         state_size: int `n >= d`, or `None` for the input's feature count.
         input_indices: the `d` state entries that receive the input, or
             `None` for the default above.
         kernel_mask: 0/1 square matrix, or `None` for dense kernels.
-        smoothness: non-negative float `alpha` of the paper's regularizer
-            against exploding gradients, added with `add_loss`:
+        smoothness_weight: non-negative float `alpha`, the weight of the
+            paper's regularizer against exploding gradients, added with
+            `add_loss`: `alpha * smoothness_penalty()` =
             `alpha * h * sum_j (||K_{j+1} - K_j||^2 + ||b_{j+1} - b_j||^2)`.
+            Formerly `smoothness` (deprecated: DSGD's `smoothness` is a
+            Lipschitz constant).
         kernel_initializer: initializer of the `(depth, ...)` kernel;
             default `RandomNormal(stddev=1.0)` as in the paper's code.
         bias_initializer: same for the `(depth, n)` bias.
@@ -144,43 +150,59 @@ class Hamiltonian(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, depth, step_size, integrator="semi_implicit", J="J1",
-                 X=None, activation="tanh", state_size=None,
-                 input_indices=None, kernel_mask=None, smoothness=0.0,
-                 kernel_initializer=None, bias_initializer=None,
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+    def __init__(self, depth, step_size, integrator="semi_implicit",
+                 interconnection="J1", coupling=None, activation="tanh",
+                 state_size=None, input_indices=None, kernel_mask=None,
+                 smoothness_weight=0.0, kernel_initializer=None,
+                 bias_initializer=None, kernel_regularizer=None,
+                 bias_regularizer=None, *, J=_UNSET, X=_UNSET,
+                 smoothness=_UNSET, **kwargs):
         super().__init__(**kwargs)
+        interconnection = _renamed("J", J, interconnection, "J1")
+        coupling = _renamed("X", X, coupling, None)
+        smoothness_weight = _renamed("smoothness", smoothness,
+                                     smoothness_weight, 0.0)
         depth = check_integer("depth", depth, 1)
-        integrator = check_choice("integrator", integrator, _INTEGRATORS)
+        integrator = check_choice("integrator", integrator,
+                                  tuple(INTEGRATORS))
         activation = check_choice("activation", activation,
                                   tuple(_ACTIVATIONS))
-        if not (isinstance(J, str) and J in ("J1", "J2")):
-            J = check_square_matrix(
-                "J", J, allowed="'J1', 'J2' or a skew-symmetric square "
-                                "matrix")
-            if not np.allclose(J, -J.T):
-                raise ValueError("`J` must be 'J1', 'J2' or skew-symmetric "
-                                 "(J == -J^T); received a J with "
-                                 f"max|J + J^T| = {np.abs(J + J.T).max():g}.")
-        if not (isinstance(J, str) and J == "J1") and (
-                integrator != "forward_euler"):
-            raise ValueError("`J` applies only to integrator='forward_euler'"
-                             f"; received J with integrator={integrator!r}.")
-        if X is not None and integrator != "semi_implicit":
-            raise ValueError("`X` applies only to integrator='semi_implicit';"
-                             f" received X with integrator={integrator!r}.")
+        if not (isinstance(interconnection, str)
+                and interconnection in ("J1", "J2")):
+            interconnection = check_square_matrix(
+                "interconnection", interconnection,
+                allowed="'J1', 'J2' or a skew-symmetric square matrix")
+            if not np.allclose(interconnection, -interconnection.T):
+                raise ValueError(
+                    "`interconnection` must be 'J1', 'J2' or skew-symmetric "
+                    "(J == -J^T); received an interconnection J with "
+                    "max|J + J^T| = "
+                    f"{np.abs(interconnection + interconnection.T).max():g}.")
+        coupling = check_square_matrix("coupling", coupling, optional=True)
+        for argument, value, default in (
+                ("interconnection", interconnection, "J1"),
+                ("coupling", coupling, None)):
+            if not _is_default(value, default) and (
+                    argument not in INTEGRATORS[integrator].arguments):
+                owner = next(name for name, cls in INTEGRATORS.items()
+                             if argument in cls.arguments)
+                raise ValueError(
+                    f"`{argument}` applies only to integrator={owner!r}; "
+                    f"received {argument} with integrator={integrator!r}.")
         state_size = check_integer("state_size", state_size, 1, optional=True)
-        if state_size is not None and integrator in _SPLIT and state_size % 2:
+        if (state_size is not None and INTEGRATORS[integrator].split
+                and state_size % 2):
             raise ValueError(
                 f"`state_size` must be even for integrator={integrator!r} "
                 f"(the state splits into halves p, q); received "
                 f"state_size={state_size}.")
-        self.smoothness = check_non_negative("smoothness", smoothness)
+        self.smoothness_weight = check_non_negative("smoothness_weight",
+                                                    smoothness_weight)
         self.depth = depth
         self.step_size = check_positive("step_size", step_size)
         self.integrator = integrator
-        self.J = J
-        self.X = check_square_matrix("X", X, optional=True)
+        self.interconnection = interconnection
+        self.coupling = coupling
         self.activation = activation
         self.state_size = state_size
         if input_indices is not None:
@@ -205,7 +227,8 @@ class Hamiltonian(keras.layers.Layer):
     def build(self, input_shape):
         d = input_shape[-1]
         n = self.state_size or d
-        if self.integrator in _SPLIT and n % 2:
+        integrator = INTEGRATORS[self.integrator]
+        if integrator.split and n % 2:
             raise ValueError(
                 f"The state size must be even for integrator="
                 f"{self.integrator!r} (it splits into halves p, q); "
@@ -224,44 +247,24 @@ class Hamiltonian(keras.layers.Layer):
                 f"[0, {n}); received input_indices={self.input_indices}.")
         self.n = n
         self.embedding = np.eye(n)[indices] if d < n else None
-        m = n // 2
-        block = m if self.integrator in _SPLIT else n
-        kernel_shape = {"semi_implicit": (self.depth, 2, m, m),
-                        "hamiltonian_inspired": (self.depth, m, m)}.get(
-                            self.integrator, (self.depth, n, n))
+        # The integrator object: kernel shapes, steps and their Jacobians.
+        self._scheme = integrator(
+            n, self.step_size,
+            **{argument: getattr(self, argument)
+               for argument in integrator.arguments})
+        kernel_shape = self._scheme.kernel_shape(self.depth)
         constraint = None
         if self.kernel_mask is not None:
+            block = self._scheme.block
             if self.kernel_mask.shape != (block, block):
                 raise ValueError(
                     f"`kernel_mask` must have shape {(block, block)} for "
                     f"integrator={self.integrator!r} and state size {n}; "
                     f"received kernel_mask of shape "
                     f"{self.kernel_mask.shape}.")
-            asymmetric = self.kernel_mask != self.kernel_mask.T
-            if self.integrator == "antisymmetric" and asymmetric.any():
-                raise ValueError(
-                    "`kernel_mask` must be symmetric for integrator="
-                    "'antisymmetric': its kernel `W - W^T` has the nonzeros "
-                    "of the mask and of its transpose, so a non-symmetric "
-                    "mask would not confine it; received a kernel_mask that "
-                    f"differs from its transpose at {asymmetric.sum()} "
-                    "entries.")
+            self._scheme.check_mask(self.kernel_mask)
             constraint = SparsityMask(
                 np.broadcast_to(self.kernel_mask, kernel_shape))
-            if self.X is not None and np.any(self.X[self.kernel_mask == 0]):
-                raise ValueError("`X` must vanish outside `kernel_mask` (a "
-                                 "node's X block couples only its own p and "
-                                 "q); received an X with entries outside.")
-        if self.integrator == "forward_euler":
-            J = self.J if not isinstance(self.J, str) else _canonical_j(
-                n, self.J)
-            if J.shape != (n, n):
-                raise ValueError(f"`J` must have shape {(n, n)} for state "
-                                 f"size {n}; received shape {J.shape}.")
-            self.j_matrix = J
-        if self.X is not None and self.X.shape != (m, m):
-            raise ValueError(f"`X` must have shape {(m, m)} for state size "
-                             f"{n}; received shape {self.X.shape}.")
         # Not autocast: every use casts them to the dtype it computes in,
         # which is float32 for the smoothness penalty and the Jacobians.
         self.kernel = self.add_weight(
@@ -277,14 +280,14 @@ class Hamiltonian(keras.layers.Layer):
         or float32 under a mixed-precision policy."""
         return float32_or_wider(self.compute_dtype)
 
-    def _kernel(self, dtype):
-        """The kernel as used: masked, antisymmetrized where asked."""
+    def _steps(self, dtype):
+        """The integrator's per-step weights in `dtype`, from the kernel as
+        used (masked, antisymmetrized where asked)."""
         kernel = ops.cast(self.kernel, dtype)
         if self.kernel_mask is not None:
             kernel = kernel * ops.convert_to_tensor(self.kernel_mask, dtype)
-        if self.integrator == "antisymmetric":
-            kernel = kernel - ops.transpose(kernel, (0, 2, 1))
-        return kernel
+        return self._scheme.steps(self._scheme.kernel(kernel),
+                                  ops.cast(self.bias, dtype))
 
     def embed(self, inputs, dtype=None):
         """The initial state `y_0` of shape `(B, n)`: the inputs `(B, d)`,
@@ -295,34 +298,6 @@ class Hamiltonian(keras.layers.Layer):
             return inputs
         return ops.einsum("bi,ik->bk", inputs,
                           ops.convert_to_tensor(self.embedding, dtype))
-
-    def _output_kernels(self, kernel):
-        """Per step, the matrices that map `act(...)` to the update, with
-        the step size and sign folded in (no separate multiplication or
-        negation of a batch-sized tensor): `h J K_j^T` (forward Euler), or
-        `h X K_{p,j}^T` and `-h X^T K_{q,j}^T` (semi-implicit, in the
-        kernel's `(p, q)` order)."""
-        h = self.step_size
-        dtype = keras.backend.standardize_dtype(kernel.dtype)
-        constant = lambda a: ops.convert_to_tensor(a, dtype)
-        if self.integrator == "forward_euler":
-            return h * ops.einsum("ml,jkl->jmk", constant(self.j_matrix),
-                                  kernel)
-        if self.integrator != "semi_implicit":
-            return None
-        signs = constant(np.array([h, -h]).reshape(1, 2, 1, 1))
-        if self.X is None:
-            return signs * ops.transpose(kernel, (0, 1, 3, 2))
-        X = constant(self.X)
-        return signs * ops.stack(
-            [ops.einsum("ml,jkl->jmk", X, kernel[:, 0]),
-             ops.einsum("lm,jkl->jmk", X, kernel[:, 1])], 1)
-
-    def _per_step(self, tensor, shape):
-        """`tensor`'s leading `(depth, ...)` axes as a list of per-step
-        pieces of `shape`: one unstacking instead of a slice per step (in a
-        TensorFlow graph each slice is an op, and so is its gradient)."""
-        return ops.unstack(ops.reshape(tensor, (-1, *shape)))
 
     def states(self, inputs, every_step=True, dtype=None):
         """The states `y_0, ..., y_N`, or only `[y_N]` if not `every_step`
@@ -339,42 +314,15 @@ class Hamiltonian(keras.layers.Layer):
         """
         inputs = ops.reshape(inputs, (-1, ops.shape(inputs)[-1]))
         act = _ACTIVATIONS[self.activation][0]
-        h = self.step_size
-        n, m = self.n, self.n // 2
-        block = m if self.integrator in _SPLIT else n
         dtype = dtype or self.compute_dtype
-        kernel = self._kernel(dtype)
-        kernels = self._per_step(kernel, (block, block))
-        bias = self._per_step(ops.cast(self.bias, dtype), (block, 1))
-        if self.integrator in ("forward_euler", "semi_implicit"):
-            out = self._per_step(self._output_kernels(kernel),
-                                 (block, block))
-        elif self.integrator == "hamiltonian_inspired":  # K_j^T
-            out = self._per_step(ops.transpose(kernel, (0, 2, 1)), (m, m))
+        steps = self._steps(dtype)
         y = ops.transpose(self.embed(inputs, dtype))
-        ys = [y]
-        p, q = y[:m], y[m:]
+        ys = [y] if every_step else []
+        state = self._scheme.start(y)
         for j in range(self.depth):
-            if self.integrator == "forward_euler":
-                z = _times(kernels[j], y) + bias[j]
-                y = y + _times(out[j], act(z))
-            elif self.integrator == "antisymmetric":
-                y = y + h * act(_times(kernels[j], y) + bias[j])
-            elif self.integrator == "semi_implicit":
-                p_part, q_part = 2 * j, 2 * j + 1
-                s = act(_times(kernels[q_part], q) + bias[q_part])
-                p = p + _times(out[q_part], s)
-                s = act(_times(kernels[p_part], p) + bias[p_part])
-                q = q + _times(out[p_part], s)
-            else:  # hamiltonian_inspired
-                p = p + h * act(_times(kernels[j], q) + bias[2 * j])
-                q = q + h * act(-_times(out[j], p) + bias[2 * j + 1])
-            if self.integrator in _SPLIT and (
-                    every_step or j == self.depth - 1):
-                y = ops.concatenate([p, q], axis=0)
-            if every_step:
-                ys.append(y)
-        ys = ys if every_step else [y]
+            state = self._scheme.step(state, steps[j], act)
+            if every_step or j == self.depth - 1:
+                ys.append(self._scheme.join(state))
         return [ops.transpose(y) for y in ys]
 
     def smoothness_penalty(self):
@@ -390,8 +338,8 @@ class Hamiltonian(keras.layers.Layer):
             + ops.sum(ops.square(bias[1:] - bias[:-1])))
 
     def call(self, inputs):
-        if self.smoothness:
-            self.add_loss(self.smoothness * self.smoothness_penalty())
+        if self.smoothness_weight:
+            self.add_loss(self.smoothness_weight * self.smoothness_penalty())
         return ops.reshape(self.states(inputs, every_step=False)[0],
                            (*ops.shape(inputs)[:-1], self.n))
 
@@ -409,56 +357,12 @@ class Hamiltonian(keras.layers.Layer):
             `A_j` is `d y_{j+1}[i] / d y_j[k]`.
         """
         dact = _ACTIVATIONS[self.activation][1]
-        h = self.step_size
-        n, m = self.n, self.n // 2
         dtype = self._float32_or_wider()
         ys = self.states(inputs, dtype=dtype)
-        kernel = self._kernel(dtype)
-        out = self._output_kernels(kernel)
-        bias = ops.cast(self.bias, dtype)
-        eye_n = ops.convert_to_tensor(np.eye(n), dtype)
-        eye_m = ops.convert_to_tensor(np.eye(m), dtype)
-
-        def blocks(top_left, top_right, bottom_left, bottom_right):
-            return ops.concatenate(
-                [ops.concatenate([top_left, top_right], -1),
-                 ops.concatenate([bottom_left, bottom_right], -1)], -2)
-
-        jacobians = []
-        for j in range(self.depth):
-            y, y_next = ys[j], ys[j + 1]
-            if self.integrator in ("forward_euler", "antisymmetric"):
-                d = dact(ops.einsum("bi,ki->bk", y, kernel[j]) + bias[j])
-                if self.integrator == "forward_euler":  # h J K^T D K
-                    a = ops.einsum("mk,bk,kl->bml", out[j], d, kernel[j])
-                else:  # h D K
-                    a = h * d[:, :, None] * kernel[j]
-                jacobians.append(eye_n + a)
-                continue
-            q, p_next = y[:, m:], y_next[:, :m]
-            if self.integrator == "semi_implicit":
-                # [[I, -h X^T Kq^T Dq Kq], [0, I]] then
-                # [[I, 0], [h X Kp^T Dp Kp, I]], Dp at the new p.
-                dq = dact(ops.einsum("bi,ki->bk", q, kernel[j, 1])
-                          + bias[j, m:])
-                dp = dact(ops.einsum("bi,ki->bk", p_next, kernel[j, 0])
-                          + bias[j, :m])
-                first = ops.einsum("mk,bk,kl->bml", out[j, 1], dq,
-                                   kernel[j, 1])
-                second = ops.einsum("mk,bk,kl->bml", out[j, 0], dp,
-                                    kernel[j, 0])
-            else:  # hamiltonian_inspired: Dp K, then -Dq K^T at the new p
-                dp = dact(ops.einsum("bi,ki->bk", q, kernel[j]) + bias[j, :m])
-                dq = dact(-ops.einsum("bi,ik->bk", p_next, kernel[j])
-                          + bias[j, m:])
-                first = h * dp[:, :, None] * kernel[j]
-                second = -h * dq[:, :, None] * ops.transpose(kernel[j])
-            eye = ops.broadcast_to(eye_m, ops.shape(first))
-            zeros = ops.zeros_like(first)
-            jacobians.append(ops.einsum(
-                "bik,bkl->bil", blocks(eye, zeros, second, eye),
-                blocks(eye, first, zeros, eye)))
-        return ops.stack(jacobians)
+        steps = self._steps(dtype)
+        return ops.stack([
+            self._scheme.jacobian(ys[j], ys[j + 1], steps[j], dact)
+            for j in range(self.depth)])
 
     def get_config(self):
         config = super().get_config()
@@ -467,13 +371,15 @@ class Hamiltonian(keras.layers.Layer):
             "depth": self.depth,
             "step_size": self.step_size,
             "integrator": self.integrator,
-            "J": self.J if isinstance(self.J, str) else as_list(self.J),
-            "X": as_list(self.X),
+            "interconnection": (
+                self.interconnection if isinstance(self.interconnection, str)
+                else as_list(self.interconnection)),
+            "coupling": as_list(self.coupling),
             "activation": self.activation,
             "state_size": self.state_size,
             "input_indices": self.input_indices,
             "kernel_mask": as_list(self.kernel_mask),
-            "smoothness": self.smoothness,
+            "smoothness_weight": self.smoothness_weight,
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(
@@ -484,6 +390,12 @@ class Hamiltonian(keras.layers.Layer):
                 self.bias_regularizer),
         })
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Configs saved before the renaming load without a warning.
+        return super().from_config(
+            {_RENAMED.get(key, key): value for key, value in config.items()})
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.state_size or input_shape[-1])

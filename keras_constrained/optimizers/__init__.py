@@ -1,6 +1,8 @@
-"""Optimizers: constraint-aware Langevin dynamics and layer-wise DSGD."""
+"""Optimizers: constraint-aware Langevin dynamics, layer-wise DSGD, and the
+base class for new optimizers on the constraints' geometry."""
 
 from keras_constrained.optimizers.dsgd import DSGD
+from keras_constrained.optimizers.manifold_optimizer import ManifoldOptimizer
 from keras_constrained.optimizers.overdamped_langevin import OverdampedLangevin
 from keras_constrained.optimizers.posterior_temperature import (
     posterior_temperature,
@@ -9,5 +11,5 @@ from keras_constrained.optimizers.underdamped_langevin import (
     UnderdampedLangevin,
 )
 
-__all__ = ["DSGD", "OverdampedLangevin", "UnderdampedLangevin",
-           "posterior_temperature"]
+__all__ = ["DSGD", "ManifoldOptimizer", "OverdampedLangevin",
+           "UnderdampedLangevin", "posterior_temperature"]

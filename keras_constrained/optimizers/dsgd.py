@@ -272,6 +272,7 @@ class DSGD(keras.optimizers.Optimizer):
                          name=name, **kwargs)
         self.smoothness = _check_smoothness(smoothness)
         self.norm = check_choice("norm", norm, layer_norms.NORMS)
+        self._layer_norm = layer_norms.NORMS[self.norm]
         self.scale = check_choice("scale", scale, SCALES)
         self.groups = _check_groups(groups)
         self._warned_skipped = False
@@ -386,7 +387,7 @@ class DSGD(keras.optimizers.Optimizer):
             [ops.isfinite(ops.sum(m)) for m in matrices]))
         matrices = cond(finite, lambda: matrices,
                         lambda: [ops.zeros_like(m) for m in matrices])
-        duals, measures = zip(*[layer_norms.dual_norm(self.norm, m)
+        duals, measures = zip(*[self._layer_norm.dual_norm(m)
                                 for m in matrices])
         duals = ops.stack(duals)
         # A solver that fails returns NaN (JAX's eigh): skip as for NaN
@@ -497,16 +498,14 @@ class DSGD(keras.optimizers.Optimizer):
         return smoothness, ops.where(smoothness > 0, smoothness, first)
 
     def _weight_size(self, group):
-        """The size of a layer's weights in its norm (from below, for the
-        spectral norm: their root-mean-square singular value)."""
+        """The size of a layer's weights in its norm (`weight_size`)."""
         square = None
         for i in group.indices:
             w = ops.cast(self._trainable_variables[i], self._compute_dtype)
             term = ops.sum(ops.square(w))
             square = term if square is None else square + term
-        if self.norm == "spectral":
-            square = square / min(group.rows, group.columns)
-        return ops.sqrt(square)
+        return self._layer_norm.weight_size(square, group.rows,
+                                            group.columns)
 
     def _assign_if_new(self, variable, value):
         # Under torch a `cond` hands back the very tensor a variable holds
@@ -530,8 +529,8 @@ class DSGD(keras.optimizers.Optimizer):
         layer, so that each branch holds its own layer's tensors), and with
         `adaptive` also the step `Delta` and `<G, Delta>`."""
         def step():
-            direction = layer_norms.unit_dualizer(
-                self.norm, gradient, measure, size)
+            direction = self._layer_norm.unit_dualizer(
+                gradient, measure, size)
             new = [w - ops.cast(d, w.dtype)
                    for w, d in zip(current, group.split(direction))]
             if not adaptive:

@@ -11,10 +11,11 @@ maximizer (`<G, u*> = ||G||_*`, `||u*|| = 1`); the duality map is
 | `frobenius` | `||G||_F`                        | `G / ||G||_F` (gradient step)  |
 | `spectral`  | nuclear norm `sum(sigma_i)`      | polar factor `U V^T`           |
 
-DSGD compares the dual norms of all layers at every step but needs the
-dualizer of the chosen layer only, so the two are separate: `dual_norm`
-measures every layer, `unit_dualizer` builds one direction from what
-`dual_norm` returned for it.
+Each norm is a small object (`Frobenius`, `Spectral`; `NORMS` maps DSGD's
+`norm` argument to one). DSGD compares the dual norms of all layers at every
+step but needs the dualizer of the chosen layer only, so the two are
+separate methods: `dual_norm` measures every layer, `unit_dualizer` builds
+one direction from what `dual_norm` returned for it.
 """
 
 import keras
@@ -25,8 +26,6 @@ from keras_constrained._ops import cond
 from keras_constrained._ops import eigh
 from keras_constrained._ops import matmul
 from keras_constrained._ops import maximum
-
-NORMS = ("frobenius", "spectral")
 
 # `tau` in units of `eps * lambda_max` (`spectral_measure`): the rounding of
 # a float32 Gram matrix of a 785 x 256 gradient and of its eigenvalues was
@@ -56,25 +55,50 @@ def frobenius_norm(m):
     return cond(ops.isfinite(norm), lambda: norm, rescaled)
 
 
-def dual_norm(norm, g):
-    """`(d, measure)`: the dual norm of `g` for the layer norm `norm` (one
-    of `NORMS`), and what `unit_dualizer` needs besides `g`."""
-    if norm == "frobenius":
+class Frobenius:
+    """`||W||_F`: the dual norm is `||G||_F`, the unit dualizer `G / ||G||_F`,
+    so DSGD's step is a scaled gradient step on one layer."""
+
+    def dual_norm(self, g):
+        """`(d, measure)`: the dual norm of `g`, and what `unit_dualizer`
+        needs besides `g` (here `d` itself)."""
         d = frobenius_norm(g)
         return d, d
-    measure = spectral_measure(g)
-    lam, _, tau, scale = measure
-    return scale * spectral_dual_norm(lam, tau), measure
 
-
-def unit_dualizer(norm, g, measure, size=1.0):
-    """`size` times the unit dualizer `u` of `g` (zero for `g = 0`), from
-    `g` and the `measure` that `dual_norm(norm, g)` returned: `<g, u>` is
-    the dual norm `dual_norm` gave and `||u|| <= 1`. (`size` is applied
-    where it costs least: to a scalar or to a small matrix.)"""
-    if norm == "frobenius":
+    def unit_dualizer(self, g, measure, size=1.0):
+        """`size` times the unit dualizer `u` of `g` (zero for `g = 0`), from
+        `g` and the `measure` that `dual_norm(g)` returned: `<g, u>` is the
+        dual norm and `||u|| <= 1`. (`size` is applied where it costs
+        least: to a scalar or to a small matrix.)"""
         return ops.multiply(g, size / ops.where(measure > 0, measure, 1.0))
-    return polar_direction(g, *measure, size=size)
+
+    def weight_size(self, square_sum, rows, columns):
+        """The norm of weights whose squares sum to `square_sum`."""
+        return ops.sqrt(square_sum)
+
+
+class Spectral:
+    """`||W||_2`: the dual norm is the nuclear norm `sum(sigma_i)` and the
+    unit dualizer the polar factor `U V^T`, both from one eigendecomposition
+    of the gradient's smaller Gram matrix (`spectral_measure`)."""
+
+    def dual_norm(self, g):
+        """`(d, measure)` as `Frobenius.dual_norm`; `measure` is
+        `spectral_measure(g)`."""
+        measure = spectral_measure(g)
+        lam, _, tau, scale = measure
+        return scale * spectral_dual_norm(lam, tau), measure
+
+    def unit_dualizer(self, g, measure, size=1.0):
+        """As `Frobenius.unit_dualizer`: `size` times the polar direction."""
+        return polar_direction(g, *measure, size=size)
+
+    def weight_size(self, square_sum, rows, columns):
+        """From below: the root-mean-square singular value."""
+        return ops.sqrt(square_sum / min(rows, columns))
+
+
+NORMS = {"frobenius": Frobenius(), "spectral": Spectral()}
 
 
 def _short_side(g):

@@ -127,9 +127,9 @@ class OverdampedLangevin(ConstrainedLangevin):
         return cls(check_positive("learning_rate", learning_rate),
                    temperature=temperature, **kwargs)
 
-    def integrate(self, geometry, q, state, gradient, h, noise):
+    def integrate(self, geometry, q, slots, gradient, h, noise=None):
         displacement = -h * gradient
         if noise is not None:
             displacement += ops.sqrt(2.0 * h * self.temperature) * noise
         q_new, _ = geometry.move(q, displacement, 1.0)
-        return q_new, state
+        return q_new, slots

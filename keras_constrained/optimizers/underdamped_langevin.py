@@ -217,13 +217,13 @@ class UnderdampedLangevin(ConstrainedLangevin):
         kick = ops.sqrt(self.temperature * (1.0 - c * c))
         return geometry.tangent(q, c * p + kick * noise)
 
-    def integrate(self, geometry, q, state, gradient, h, noise):
-        (p,) = state
+    def integrate(self, geometry, q, slots, gradient, h, noise=None):
+        p = slots["momentum"]
         if self.scheme == "OBA":
             p = self._thermostat(geometry, q, p, h, noise)
             p = geometry.tangent(q, p - h * gradient)
             q, p = geometry.move(q, p, h)
-            return q, [p]
+            return q, {"momentum": p}
         p = geometry.tangent(q, p - h * gradient)
         if noise is None and geometry.exact_flow:
             # Without noise O only scales p by c, and along an exact flow
@@ -231,11 +231,11 @@ class UnderdampedLangevin(ConstrainedLangevin):
             # over the weights fewer.
             c = self._damping(h)
             q, p = geometry.move(q, p, 0.5 * h * (1.0 + c))
-            return q, [c * p]
+            return q, {"momentum": c * p}
         q, p = geometry.move(q, p, 0.5 * h)
         p = self._thermostat(geometry, q, p, h, noise)
         q, p = geometry.move(q, p, 0.5 * h)
-        return q, [p]
+        return q, {"momentum": p}
 
     def get_config(self):
         config = super().get_config()

@@ -27,6 +27,7 @@ CASES = {
     "sphere-vector": (constraints.Sphere(1.0), (7,), 1.0),
     "magnitude-bound": (constraints.MagnitudeBound(0.1), (6, 4), 0.08),
     "sparsity-mask": (constraints.SparsityMask(ring(6)), (6, 6), 1.0),
+    "euclidean": (constraints.Euclidean(), (6, 4), 1.0),
 }
 
 
@@ -148,3 +149,25 @@ def test_config_round_trips_through_keras_serialization(case):
     assert type(restored) is type(constraint)
     assert restored.get_config() == config
     assert constraints.ManifoldConstraint in type(constraint).__mro__
+
+
+def test_coordinates_other_than_the_weights_must_be_declared():
+    with pytest.raises(TypeError, match="weights_are_coordinates = True"):
+        class Undeclared(constraints.ManifoldConstraint):
+            def lift(self, w):
+                return w
+
+    with pytest.raises(TypeError, match="does not override lower"):
+        class Incomplete(constraints.ManifoldConstraint):
+            weights_are_coordinates = False
+
+            def lift(self, w):
+                return w
+
+            def lift_gradient(self, q, g):
+                return g
+
+    class Complete(constraints.MagnitudeBound):  # inherits all three
+        pass
+
+    assert not Complete.weights_are_coordinates

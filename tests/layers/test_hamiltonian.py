@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -81,7 +83,7 @@ def symplectic_j(x):
 def test_semi_implicit_step_is_symplectic(dtype, tol, with_x):
     x = (np.random.default_rng(1).normal(size=(3, 3)) if with_x
          else np.eye(3))
-    layer = built(dtype, n=6, X=x if with_x else None)
+    layer = built(dtype, n=6, coupling=x if with_x else None)
     a = network_jacobian(layer, random_state(6, dtype))
     j = symplectic_j(x)
     np.testing.assert_allclose(a @ j @ a.T, j, atol=tol)
@@ -104,8 +106,8 @@ def test_hamiltonian_inspired_step_has_unit_determinant():
 
 @pytest.mark.parametrize("integrator", INTEGRATORS)
 def test_closed_form_jacobians_match_autodiff(integrator):
-    extra = ({"J": "J2"} if integrator == "forward_euler" else
-             {"X": np.random.default_rng(2).normal(size=(2, 2))}
+    extra = ({"interconnection": "J2"} if integrator == "forward_euler" else
+             {"coupling": np.random.default_rng(2).normal(size=(2, 2))}
              if integrator == "semi_implicit" else {})
     layer = built("float64", n=4, depth=3, step_size=0.3,
                   integrator=integrator, **extra)
@@ -135,7 +137,7 @@ def test_semi_implicit_forward_pass_follows_the_paper():
     # q_{j+1} = q_j + h X Kp^T tanh(Kp p_{j+1} + bp), column vectors.
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 2))
-    layer = built("float64", n=4, depth=2, step_size=0.3, X=x)
+    layer = built("float64", n=4, depth=2, step_size=0.3, coupling=x)
     kernel, bias = (to_numpy(w) for w in layer.weights)
     y = random_state(4, "float64")
     p, q = y[:2].copy(), y[2:].copy()
@@ -150,7 +152,7 @@ def test_semi_implicit_forward_pass_follows_the_paper():
 def test_forward_euler_pass_follows_the_paper():
     j_matrix = canonical(2).T
     layer = built("float64", n=4, depth=2, step_size=0.3,
-                  integrator="forward_euler", J="J1")
+                  integrator="forward_euler", interconnection="J1")
     kernel, bias = (to_numpy(w) for w in layer.weights)
     y = random_state(4, "float64")
     expected = y.copy()
@@ -182,7 +184,7 @@ def test_acts_per_position_on_the_last_axis():
 
 
 def test_regularizer_equals_numpy():
-    layer = Hamiltonian(depth=5, step_size=0.25, smoothness=0.3)
+    layer = Hamiltonian(depth=5, step_size=0.25, smoothness_weight=0.3)
     layer(np.zeros((1, 4), "float32"))
     kernel, bias = (to_numpy(w).astype("float64") for w in layer.weights)
     expected = 0.3 * 0.25 * (np.sum(np.diff(kernel, axis=0) ** 2)
@@ -235,10 +237,11 @@ def test_save_and_load_round_trip(tmp_path):
     x = np.random.default_rng(7).normal(size=(3, 4)).astype("float32")
     inputs = keras.Input((4,))
     hidden = Hamiltonian(depth=3, step_size=0.2, integrator="forward_euler",
-                         J=canonical(2).tolist(), smoothness=1e-3)(inputs)
-    hidden = Hamiltonian(depth=2, step_size=0.2, X=np.diag([1.0, 2.0]),
-                         kernel_mask=np.eye(2), state_size=4,
-                         activation="sigmoid",
+                         interconnection=canonical(2).tolist(),
+                         smoothness_weight=1e-3)(inputs)
+    hidden = Hamiltonian(depth=2, step_size=0.2,
+                         coupling=np.diag([1.0, 2.0]), kernel_mask=np.eye(2),
+                         state_size=4, activation="sigmoid",
                          kernel_regularizer="l2")(hidden)
     model = keras.Model(inputs, hidden)
     reloaded = save_and_reload(model, tmp_path)
@@ -247,24 +250,71 @@ def test_save_and_load_round_trip(tmp_path):
     assert reloaded.layers[1].get_config() == model.layers[1].get_config()
 
 
+RENAMED = [  # old name, new name, a value
+    ("J", "interconnection", "J2"),
+    ("X", "coupling", np.diag([1.0, 2.0])),
+    ("smoothness", "smoothness_weight", 0.3),
+]
+
+
+def renamed_layer(old, **kwargs):
+    """A layer whose integrator takes the argument named `old` (or its new
+    name), with reproducible weights."""
+    keras.utils.set_random_seed(9)
+    return Hamiltonian(depth=2, step_size=0.2, name="hdnn", integrator=(
+        "forward_euler" if old == "J" else "semi_implicit"), **kwargs)
+
+
+@pytest.mark.parametrize("old, new, value", RENAMED)
+def test_deprecated_names_warn_and_give_equal_outputs(old, new, value):
+    x = np.random.default_rng(8).normal(size=(3, 4)).astype("float32")
+    layer = renamed_layer(old, **{new: value})
+    with pytest.warns(DeprecationWarning,
+                      match=f"`{old}` is deprecated; use `{new}`"):
+        deprecated = renamed_layer(old, **{old: value})
+    np.testing.assert_array_equal(to_numpy(deprecated(x)),
+                                  to_numpy(layer(x)))
+    assert ([to_numpy(loss) for loss in deprecated.losses]
+            == [to_numpy(loss) for loss in layer.losses])
+    config = deprecated.get_config()
+    assert old not in config and config[new] is not None
+    assert config == layer.get_config()
+    with pytest.raises(ValueError, match=f"`{old}`.*`{new}`"):
+        renamed_layer(old, **{old: value, new: value})
+
+
+@pytest.mark.parametrize("old, new, value", RENAMED)
+def test_configs_with_the_deprecated_names_load(old, new, value):
+    layer = renamed_layer(old, **{new: value})
+    config = layer.get_config()
+    old_config = {old if key == new else key: item
+                  for key, item in config.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        loaded = Hamiltonian.from_config(old_config)
+    assert loaded.get_config() == config
+
+
 @pytest.mark.parametrize("kwargs, shape, message", [
     ({"state_size": 5}, 2, "state_size"),
     ({}, 3, "even"),
-    ({"integrator": "forward_euler", "J": [[0, 1], [1, 0]]}, 2,
+    ({"integrator": "forward_euler", "interconnection": [[0, 1], [1, 0]]}, 2,
      "skew-symmetric"),
-    ({"integrator": "forward_euler", "J": np.eye(3) - np.eye(3)}, 4, "`J`"),
+    ({"integrator": "forward_euler",
+      "interconnection": np.eye(3) - np.eye(3)}, 4, "`interconnection`"),
     ({"kernel_mask": np.ones((4, 4))}, 4, "kernel_mask"),
     ({"kernel_mask": np.full((2, 2), 2)}, 4, "mask"),
-    ({"kernel_mask": np.eye(2), "X": np.ones((2, 2))}, 4, "`X`"),
+    ({"kernel_mask": np.eye(2), "coupling": np.ones((2, 2))}, 4,
+     "`coupling`"),
     ({"integrator": "antisymmetric", "kernel_mask": np.triu(np.ones((4, 4)))},
      4, "`kernel_mask` must be symmetric"),
-    ({"X": np.eye(2), "integrator": "forward_euler"}, 4, "`X`"),
-    ({"J": "J2"}, 4, "`J`"),
+    ({"coupling": np.eye(2), "integrator": "forward_euler"}, 4, "`coupling`"),
+    ({"interconnection": "J2"}, 4, "`interconnection`"),
     ({"integrator": "leapfrog"}, 4, "integrator"),
     ({"activation": "gelu"}, 4, "activation"),
     ({"depth": 0}, 4, "depth"),
     ({"step_size": -1.0}, 4, "step_size"),
-    ({"smoothness": -1.0}, 4, "smoothness"),
+    ({"smoothness_weight": -1.0}, 4, "smoothness_weight"),
     ({"state_size": 4, "input_indices": [0, 0]}, 2, "input_indices"),
     ({"state_size": 2}, 4, "state_size"),
 ])

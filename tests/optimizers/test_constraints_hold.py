@@ -63,11 +63,10 @@ def test_every_constraint_holds_and_momenta_stay_tangent(optimizer):
         kernel, constraint = layer.kernel, layer.kernel.constraint
         assert np.isfinite(to_numpy(kernel)).all(), layer.name
         assert float(constraint.violation(kernel)) <= 1e-5, layer.name
-        index = opt._get_variable_index(kernel)
-        q = opt._coordinates[index]
-        q = kernel if q is None else q
+        state = opt.variable_state(kernel)
+        q = kernel if state.coordinates is None else state.coordinates
         assert float(constraint.violation(constraint.lower(q))) <= 1e-5
-        for (momentum,) in [opt._slots[index]] if opt._slots[index] else []:
+        for momentum in state.slots.values():
             p = to_numpy(momentum)
             tangent = to_numpy(constraint.tangent(q, momentum))
             assert np.abs(p - tangent).max() <= 1e-5 * max(

@@ -22,8 +22,8 @@ def matrices(dtype):
 def both(norm, g):
     """`dual_norm` and `unit_dualizer` of `g`, traced as a train step is."""
     def measure_and_direct(g):
-        dual, measure = layer_norms.dual_norm(norm, g)
-        return dual, layer_norms.unit_dualizer(norm, g, measure)
+        dual, measure = layer_norms.NORMS[norm].dual_norm(g)
+        return dual, layer_norms.NORMS[norm].unit_dualizer(g, measure)
 
     return [to_numpy(t) for t in compiled(measure_and_direct)(g)]
 

@@ -45,7 +45,7 @@ def test_all_state_exists_after_build():
     # the arc lengths on the MagnitudeBound kernel's circles.
     assert len(names) == 3 + 6 + 1, names
     circle = model.get_layer("circle").kernel
-    coordinates = optimizer._coordinates[optimizer._get_variable_index(circle)]
+    coordinates = optimizer.variable_state(circle).coordinates
     assert tuple(coordinates.shape) == (5, 7)
     # The first step lifts the weights onto their circles.
     optimizer.apply([np.zeros(v.shape, "float32")
@@ -140,9 +140,9 @@ def test_a_non_finite_gradient_leaves_its_variable_and_state_alone():
     optimizer.apply(grads, variables)  # non-zero momenta everywhere
     circle = model.get_layer("circle").kernel
     assert variables[0] is circle
-    index = optimizer._get_variable_index(circle)
-    frozen = {id(circle), id(optimizer._coordinates[index]),
-              id(optimizer._slots[index][0])}
+    state = optimizer.variable_state(circle)
+    frozen = {id(circle), id(state.coordinates),
+              id(state.slots["momentum"])}
     # One optimizer (its steps compiled once) for both kinds of bad value.
     for bad in (np.nan, np.inf):
         before = [to_numpy(v).copy() for v in variables + optimizer.variables]
