@@ -84,9 +84,13 @@ many steps; `KERAS_MAX_EPOCHS` caps the epochs), the script uses 256
 training and 256 test images, only batch size 1 and only
 `BatchlessNormalization`, so that a smoke run stays quick: it checks the
 code, not the numbers.
+
+A seed chooses the training subset and the initial weights (the same for
+every variant); every configuration runs with three seeds, and the summary
+reports the mean and the spread. Each seed takes about a third of the run
+time: set `SEEDS = [0]` for a quicker look.
 """
 
-SEED = 3
 EPOCHS = 5
 LEARNING_RATE = 1e-3
 ACCUMULATE_TO = 128
@@ -95,6 +99,7 @@ BATCH_SIZES = [1] if SMOKE_TEST else [1, 8, 128]
 N_TRAIN = 256 if SMOKE_TEST else 10_240  # 80 batches of 128
 N_TEST = 256 if SMOKE_TEST else 10_000
 N_INIT = 256  # images for the data-dependent initializations
+SEEDS = [0] if SMOKE_TEST else [0, 1, 2]
 
 """
 ## The data
@@ -102,18 +107,20 @@ N_INIT = 256  # images for the data-dependent initializations
 `keras_constrained.datasets.load_fashion_mnist()` returns NumPy arrays like
 `keras.datasets.fashion_mnist.load_data()`, from local copies of the
 original files when they exist (Debian's `dataset-fashion-mnist`), so no
-network is needed. Pixels are scaled to [0, 1].
+network is needed. Pixels are scaled to [0, 1]. Each seed trains on its own
+random subset of the training split.
 """
 
-(x_train, y_train), (x_test, y_test) = (
+(x_all, y_all), (x_test, y_test) = (
     keras_constrained.datasets.load_fashion_mnist())
-rng = np.random.default_rng(SEED)
-subset = rng.permutation(len(x_train))[:N_TRAIN]
-x_train = x_train[subset, ..., None].astype("float32") / 255.0
-y_train = y_train[subset].astype("int32")
 x_test = x_test[:N_TEST, ..., None].astype("float32") / 255.0
 y_test = y_test[:N_TEST].astype("int32")
-print("train", x_train.shape, "test", x_test.shape)
+
+
+def training_subset(seed):
+    subset = np.random.default_rng(seed).permutation(len(x_all))[:N_TRAIN]
+    return (x_all[subset, ..., None].astype("float32") / 255.0,
+            y_all[subset].astype("int32"))
 
 """
 ## The model
@@ -148,8 +155,8 @@ def hidden_layers(normalization):
     ]
 
 
-def make_model(normalization, batch_size):
-    keras.utils.set_random_seed(SEED)  # the same start for every variant
+def make_model(normalization, batch_size, seed):
+    keras.utils.set_random_seed(seed)  # the same start for every variant
     # BatchlessSequential is keras.Sequential that also logs the layers'
     # NLL terms as `bln_nll`, so the task loss reads apart from them.
     model_class = (BatchlessSequential if normalization == "bln"
@@ -225,28 +232,35 @@ the batch-128 runs; batch size 8 makes 16 times more.
 """
 
 histories, memory, seconds, train_accuracy = {}, {}, {}, {}
-for batch_size in BATCH_SIZES:
-    for name, normalization in VARIANTS.items():
-        model = make_model(normalization, batch_size)
-        initialize_from_data(model, x_train[:N_INIT])
-        start = time.perf_counter()
-        history = model.fit(x_train, y_train, batch_size=batch_size,
-                            epochs=EPOCHS, validation_data=(x_test, y_test),
-                            validation_batch_size=1000, verbose=0)
-        key = (name, batch_size)
-        seconds[key] = time.perf_counter() - start
-        histories[key] = history.history
-        memory[key] = step_memory_mib(model, x_train[:batch_size],
-                                      y_train[:batch_size])
-        train_accuracy[key] = model.evaluate(
-            x_train, y_train, batch_size=1000, verbose=0,
-            return_dict=True)["accuracy"]
-        print(f"batch {batch_size:>3} {name:>22}: {seconds[key]:6.1f} s, "
-              f"test accuracy {history.history['val_accuracy'][-1]:.4f}, "
-              f"step memory {memory[key]:.2f} MiB", flush=True)
+for seed in SEEDS:
+    x_train, y_train = training_subset(seed)
+    for batch_size in BATCH_SIZES:
+        for name, normalization in VARIANTS.items():
+            model = make_model(normalization, batch_size, seed)
+            initialize_from_data(model, x_train[:N_INIT])
+            start = time.perf_counter()
+            history = model.fit(x_train, y_train, batch_size=batch_size,
+                                epochs=EPOCHS,
+                                validation_data=(x_test, y_test),
+                                validation_batch_size=1000, verbose=0)
+            key = (name, batch_size, seed)
+            seconds[key] = time.perf_counter() - start
+            histories[key] = history.history
+            if seed == SEEDS[0]:  # the same for every seed
+                memory[name, batch_size] = step_memory_mib(
+                    model, x_train[:batch_size], y_train[:batch_size])
+            train_accuracy[key] = model.evaluate(
+                x_train, y_train, batch_size=1000, verbose=0,
+                return_dict=True)["accuracy"]
+            print(f"seed {seed} batch {batch_size:>3} {name:>22}: "
+                  f"{seconds[key]:6.1f} s, test accuracy "
+                  f"{history.history['val_accuracy'][-1]:.4f}, step memory "
+                  f"{memory[name, batch_size]:.2f} MiB", flush=True)
 
 """
 ## Test accuracy per epoch
+
+The mean over the seeds, with the range of the seeds shaded.
 """
 
 fig, axes = plt.subplots(1, len(BATCH_SIZES), figsize=(15, 4.5),
@@ -254,9 +268,12 @@ fig, axes = plt.subplots(1, len(BATCH_SIZES), figsize=(15, 4.5),
 axes = axes[0]
 for ax, batch_size in zip(axes, BATCH_SIZES):
     for name in VARIANTS:
-        accuracy = histories[(name, batch_size)]["val_accuracy"]
-        ax.plot(np.arange(1, len(accuracy) + 1), accuracy, marker="o",
-                label=name)
+        accuracy = np.array([histories[name, batch_size, seed]
+                             ["val_accuracy"] for seed in SEEDS])
+        epochs = np.arange(1, accuracy.shape[1] + 1)
+        line, = ax.plot(epochs, accuracy.mean(0), marker="o", label=name)
+        ax.fill_between(epochs, accuracy.min(0), accuracy.max(0),
+                        color=line.get_color(), alpha=0.2)
     title = f"batch {batch_size}"
     if batch_size == 1:
         title += f" (accumulated to {ACCUMULATE_TO})"
@@ -280,7 +297,9 @@ subset after training, in inference mode (for `BatchNormalization` that
 means with its moving averages); the training accuracy that `fit` logged
 over the last epoch, in training mode (for `BatchNormalization`, with the
 statistics of each batch); the memory of one training step (MiB, see above;
-`nan` where not measured); and the training time.
+`nan` where not measured); and the training time. The test accuracy is the
+mean ± standard deviation over the seeds with their range; the other
+columns are means over the seeds.
 
 The loss that `fit` logs with `BatchlessNormalization` includes the layers'
 negative log-likelihood terms, which train each layer's Gaussian and have
@@ -290,23 +309,32 @@ the last epoch's logged loss, its `bln_nll` part, the task loss (the
 difference) and the test loss.
 """
 
-header = (f"{'batch':>5} | {'normalization':>22} | {'test acc':>8} | "
+print(f"\n{keras.config.backend()} backend, seeds {SEEDS}")
+header = (f"{'batch':>5} | {'normalization':>22} | "
+          f"{'test acc: mean ± std (min-max)':>31} | "
           f"{'train acc':>9} | {'fit acc':>7} | {'step MiB':>8} | "
           f"{'time s':>7} | {'fit loss':>8} | {'bln_nll':>7} | "
           f"{'task loss':>9} | {'test loss':>9}")
 print(header)
 print("-" * len(header))
-for (name, batch_size), history in histories.items():
-    nll = history.get("bln_nll", [0.0])[-1]
-    print(f"{batch_size:>5} | {name:>22} | "
-          f"{history['val_accuracy'][-1]:8.4f} | "
-          f"{train_accuracy[(name, batch_size)]:9.4f} | "
-          f"{history['accuracy'][-1]:7.4f} | "
-          f"{memory[(name, batch_size)]:8.2f} | "
-          f"{seconds[(name, batch_size)]:7.1f} | "
-          f"{history['loss'][-1]:8.4f} | {nll:7.4f} | "
-          f"{history['loss'][-1] - nll:9.4f} | "
-          f"{history['val_loss'][-1]:9.4f}")
+for (name, batch_size) in memory:
+    keys = [(name, batch_size, seed) for seed in SEEDS]
+
+    def last(metric, default=None):
+        """The mean over the seeds of `metric`'s last-epoch value."""
+        return np.mean([histories[key].get(metric, [default])[-1]
+                        for key in keys])
+
+    test = [histories[key]["val_accuracy"][-1] for key in keys]
+    test = (f"{np.mean(test):.4f} ± {np.std(test):.4f} "
+            f"({min(test):.4f}-{max(test):.4f})")
+    nll = last("bln_nll", 0.0)
+    print(f"{batch_size:>5} | {name:>22} | {test:>31} | "
+          f"{np.mean([train_accuracy[key] for key in keys]):9.4f} | "
+          f"{last('accuracy'):7.4f} | {memory[name, batch_size]:8.2f} | "
+          f"{np.mean([seconds[key] for key in keys]):7.1f} | "
+          f"{last('loss'):8.4f} | {nll:7.4f} | {last('loss') - nll:9.4f} | "
+          f"{last('val_loss'):9.4f}")
 
 """
 ## What our run shows

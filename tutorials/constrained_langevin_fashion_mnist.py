@@ -67,16 +67,18 @@ print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
 
 """
-The paper's settings, and the number of epochs. The paper trains for 400
-epochs; 60 are enough here for the unconstrained runs' test loss to pass its
-minimum and climb (see the results at the end). When
+The paper's settings, the number of epochs and the seeds. The paper trains
+for 400 epochs; 60 are enough here for the unconstrained runs' test loss to
+pass its minimum and climb (see the results at the end). A seed chooses the
+random training subset, the initial weights and the batch order; each of
+the three runs uses the same ones for a given seed. Three seeds take about
+three times as long as one: set `SEEDS = [0]` for a quicker look. When
 `KERAS_MAX_STEPS_PER_EPOCH` is set (a smoke run: Keras caps every epoch at
 that many steps, `KERAS_MAX_EPOCHS` caps the epochs), the script uses 512
 training and 512 test images and 100 hidden units instead of 1000: it
 checks the code, not the numbers.
 """
 
-SEED = 2
 BATCH_SIZE = 128
 STEP_SIZE = 0.3  # h
 FRICTION = 1.0  # gamma
@@ -88,12 +90,13 @@ SMOKE_TEST = bool(keras.config.max_steps_per_epoch())
 N_TRAIN = 512 if SMOKE_TEST else 10_000
 N_TEST = 512 if SMOKE_TEST else 60_000
 HIDDEN_UNITS = 100 if SMOKE_TEST else 1000
+SEEDS = [0] if SMOKE_TEST else [0, 1, 2]
 
 """
 ## The data
 
-As in the paper, the 10,000 training images are a random subset of the
-60,000 in Fashion-MNIST's training split, and the test set is everything
+As in the paper, the 10,000 training images are a random subset (one per
+seed) of the 60,000 in Fashion-MNIST's training split, and the test set is everything
 else: the other 50,000 training images and the 10,000 of the test split,
 which makes the test curves smooth. The pixels are scaled to [0, 1] and
 flattened; there is no other preprocessing.
@@ -108,32 +111,38 @@ installed (no network needed), downloaded otherwise.
     kc.datasets.load_fashion_mnist())
 x_all = x_all.reshape(-1, 784).astype("float32") / 255.0
 x_official_test = x_official_test.reshape(-1, 784).astype("float32") / 255.0
-shuffled = np.random.default_rng(SEED).permutation(len(x_all))
-x_train, y_train = x_all[shuffled[:N_TRAIN]], y_all[shuffled[:N_TRAIN]]
-x_test = np.concatenate([x_all[shuffled[N_TRAIN:]], x_official_test])[:N_TEST]
-y_test = np.concatenate([y_all[shuffled[N_TRAIN:]], y_official_test])[:N_TEST]
+
+
+def split(seed):
+    """The training subset of `seed` and the test set: everything else."""
+    shuffled = np.random.default_rng(seed).permutation(len(x_all))
+    train, rest = shuffled[:N_TRAIN], shuffled[N_TRAIN:]
+    x_test = np.concatenate([x_all[rest], x_official_test])[:N_TEST]
+    y_test = np.concatenate([y_all[rest], y_official_test])[:N_TEST]
+    return (x_all[train], y_all[train]), (x_test, y_test)
 
 
 class ShuffledBatches(keras.utils.PyDataset):
     """The training set in batches, reshuffled after every epoch by its own
-    seeded generator. A fresh one per run, so that every run sees the same
-    batches in the same order, whatever the backend does with its global
-    random state."""
+    seeded generator. A fresh one per run, so that every run of a seed sees
+    the same batches in the same order, whatever the backend does with its
+    global random state."""
 
-    def __init__(self, seed=SEED):
+    def __init__(self, x, y, seed):
         super().__init__()
+        self.x, self.y = x, y
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(N_TRAIN)
+        self.order = self.rng.permutation(len(x))
 
     def __len__(self):
-        return -(-N_TRAIN // BATCH_SIZE)
+        return -(-len(self.x) // BATCH_SIZE)
 
     def __getitem__(self, index):
         batch = self.order[index * BATCH_SIZE:(index + 1) * BATCH_SIZE]
-        return x_train[batch], y_train[batch]
+        return self.x[batch], self.y[batch]
 
     def on_epoch_end(self):
-        self.order = self.rng.permutation(N_TRAIN)
+        self.order = self.rng.permutation(len(self.x))
 
 
 """
@@ -146,8 +155,8 @@ which starts inside both bounds: `1/sqrt(784) = 0.036 < 0.05` and
 """
 
 
-def make_model(constrained):
-    keras.utils.set_random_seed(SEED)  # the same start for every run
+def make_model(constrained, seed):
+    keras.utils.set_random_seed(seed)  # the same start for every run
     init = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
     bounds = [kc.constraints.MagnitudeBound(r) if constrained else None
               for r in RADII]
@@ -182,37 +191,53 @@ Each run evaluates the test set after every epoch through
 excess `max|w| / r - 1`, zero inside the bound) at every epoch.
 """
 
-models, histories, seconds = {}, {}, {}
-for name, (constrained, make_optimizer) in RUNS.items():
-    model = make_model(constrained)
-    model.compile(
-        optimizer=make_optimizer(),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"])
-    start = time.perf_counter()
-    history = model.fit(ShuffledBatches(), validation_data=(x_test, y_test),
-                        validation_batch_size=2000, epochs=EPOCHS, verbose=0,
-                        callbacks=[kc.callbacks.ConstraintMonitor()])
-    seconds[name] = time.perf_counter() - start
-    models[name], histories[name] = model, history.history
-    h = history.history
-    print(f"{name:>28}: {len(h['loss'])} epochs in {seconds[name]:5.1f} s, "
-          f"final test loss {h['val_loss'][-1]:.4f}, "
-          f"test accuracy {h['val_accuracy'][-1]:.4f}")
+histories, seconds, train_accuracy, max_ratio, kernels = {}, {}, {}, {}, {}
+for seed in SEEDS:
+    (x_train, y_train), (x_test, y_test) = split(seed)
+    for name, (constrained, make_optimizer) in RUNS.items():
+        model = make_model(constrained, seed)
+        model.compile(
+            optimizer=make_optimizer(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"])
+        start = time.perf_counter()
+        history = model.fit(ShuffledBatches(x_train, y_train, seed),
+                            validation_data=(x_test, y_test),
+                            validation_batch_size=2000, epochs=EPOCHS,
+                            verbose=0,
+                            callbacks=[kc.callbacks.ConstraintMonitor()])
+        key = (name, seed)
+        seconds[key] = time.perf_counter() - start
+        histories[key] = h = history.history
+        train_accuracy[key] = model.evaluate(
+            x_train, y_train, batch_size=2000, verbose=0,
+            return_dict=True)["accuracy"]
+        weights = [keras.ops.convert_to_numpy(layer.kernel)
+                   for layer in model.layers]
+        max_ratio[key] = [float(np.abs(w).max()) / r
+                          for w, r in zip(weights, RADII)]
+        if seed == SEEDS[0]:
+            kernels[name] = weights[0].ravel()
+        print(f"seed {seed} {name:>28}: {len(h['loss'])} epochs in "
+              f"{seconds[key]:5.1f} s, final test loss "
+              f"{h['val_loss'][-1]:.4f}, test accuracy "
+              f"{h['val_accuracy'][-1]:.4f}", flush=True)
 
 """
 ## Curves
 
 Training loss (the running mean that `fit` logs), test loss and test
-accuracy per epoch.
+accuracy per epoch, one line per seed.
 """
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-for name, h in histories.items():
+for (name, seed), h in histories.items():
     epochs = np.arange(1, len(h["loss"]) + 1)
     style = "--" if name.startswith("Keras") else "-"
+    color = "C" + str(list(RUNS).index(name))
     for ax, key in zip(axes, ["loss", "val_loss", "val_accuracy"]):
-        ax.plot(epochs, h[key], style, label=name)
+        ax.plot(epochs, h[key], style, color=color, linewidth=1,
+                label=name if seed == SEEDS[0] else None)
 for ax, title in zip(axes, ["training loss", "test loss", "test accuracy"]):
     ax.set(xlabel="epoch", title=title)
     ax.grid(alpha=0.3)
@@ -231,14 +256,13 @@ plt.close(fig)
 
 ## Where the weights went
 
-The first kernel's weights after training. Under the circle dynamics a
+The first kernel's weights after training (seed {SEEDS[0]}). Under the circle dynamics a
 weight near the bound feels a force scaled by `cos(s / r)`, which vanishes
 at `|w| = r`: the weights pile up towards the bound without crossing it.
 """
 
 fig, ax = plt.subplots(figsize=(7, 4.5))
-weights = {name: keras.ops.convert_to_numpy(m.get_layer("hidden").kernel)
-           .ravel() for name, m in models.items()
+weights = {name: w for name, w in kernels.items()
            if not name.startswith("Keras")}
 limit = max(float(np.abs(w).max()) for w in weights.values())
 bins = np.linspace(-limit, limit, 161)
@@ -260,28 +284,47 @@ plt.close(fig)
 
 ## Summary
 
-The training accuracy is evaluated on the whole training subset after
-training. "max |w| / r" is each kernel's largest weight over its radius
-(0.05 and 0.1 for all runs).
+Each cell is the mean ± standard deviation over the seeds, with the
+smallest and largest value in brackets. The training accuracy is evaluated
+on the whole training subset after training. "best epoch" is the epoch of
+the lowest test loss, "rise" the final test loss minus the lowest one (how
+much the run overfits after its best epoch). "max |w| / r" is each
+kernel's largest weight over its radius (0.05 and 0.1 for all runs; the
+largest over seeds).
 """
 
-header = (f"{'run':>28} | {'train acc':>9} | {'test acc':>8} | "
-          f"{'best test loss':>17} | {'final test loss':>15} | "
-          f"{'max |w| / r':>12} | {'s/epoch':>7}")
-print(header)
-print("-" * len(header))
-for name, model in models.items():
-    h = histories[name]
-    train_accuracy = model.evaluate(x_train, y_train, batch_size=2000,
-                                    verbose=0, return_dict=True)["accuracy"]
-    best = int(np.argmin(h["val_loss"]))
-    ratios = ", ".join(
-        f"{float(np.abs(keras.ops.convert_to_numpy(layer.kernel)).max()) / r:.2f}"
-        for layer, r in zip(model.layers, RADII))
-    print(f"{name:>28} | {train_accuracy:9.4f} | {h['val_accuracy'][-1]:8.4f}"
-          f" | {h['val_loss'][best]:.4f} (epoch {best + 1:2d}) | "
-          f"{h['val_loss'][-1]:15.4f} | {ratios:>12} | "
-          f"{seconds[name] / len(h['loss']):7.2f}")
+
+def cell(values, digits=4):
+    return (f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})")
+
+
+print(f"\n{keras.config.backend()} backend, seeds {SEEDS}: "
+      "mean ± std (min-max)")
+for column, values in [
+        ("train acc", lambda k: train_accuracy[k]),
+        ("test acc", lambda k: histories[k]["val_accuracy"][-1]),
+        ("best test loss", lambda k: min(histories[k]["val_loss"])),
+        ("best epoch", lambda k: 1 + int(np.argmin(histories[k]["val_loss"]))),
+        ("final test loss", lambda k: histories[k]["val_loss"][-1]),
+        ("rise", lambda k: histories[k]["val_loss"][-1]
+         - min(histories[k]["val_loss"])),
+        ("s/epoch", lambda k: seconds[k] / len(histories[k]["loss"]))]:
+    print(column)
+    for name in RUNS:
+        digits = 1 if column in ("best epoch", "s/epoch") else 4
+        print(f"  {name:>28} | "
+              f"{cell([values((name, seed)) for seed in SEEDS], digits)}")
+print("max |w| / r")
+for name in RUNS:
+    ratios = np.max([max_ratio[name, seed] for seed in SEEDS], axis=0)
+    print(f"  {name:>28} | " + ", ".join(f"{r:.2f}" for r in ratios))
+sgd_name = list(RUNS)[2]
+gap = max(np.max(np.abs(np.subtract(histories[list(RUNS)[1], seed]["val_loss"],
+                                    histories[sgd_name, seed]["val_loss"])))
+          for seed in SEEDS)
+print(f"largest test-loss gap, CoLA-ud unconstrained vs {sgd_name}, over "
+      f"epochs and seeds: {gap:.4f}")
 
 """
 ## What our run shows
