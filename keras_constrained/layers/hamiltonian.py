@@ -280,14 +280,18 @@ class Hamiltonian(keras.layers.Layer):
         or float32 under a mixed-precision policy."""
         return float32_or_wider(self.compute_dtype)
 
-    def _steps(self, dtype):
-        """The integrator's per-step weights in `dtype`, from the kernel as
-        used (masked, antisymmetrized where asked)."""
+    def _masked_kernel(self, dtype):
+        """The kernel in `dtype`, zero outside `kernel_mask`."""
         kernel = ops.cast(self.kernel, dtype)
         if self.kernel_mask is not None:
             kernel = kernel * ops.convert_to_tensor(self.kernel_mask, dtype)
-        return self._scheme.steps(self._scheme.kernel(kernel),
-                                  ops.cast(self.bias, dtype))
+        return kernel
+
+    def _steps(self, dtype):
+        """The integrator's per-step weights in `dtype`, from the kernel as
+        used (masked, antisymmetrized where asked)."""
+        return self._scheme.steps(self._scheme.kernel(
+            self._masked_kernel(dtype)), ops.cast(self.bias, dtype))
 
     def embed(self, inputs, dtype=None):
         """The initial state `y_0` of shape `(B, n)`: the inputs `(B, d)`,
@@ -329,9 +333,7 @@ class Hamiltonian(keras.layers.Layer):
         """`h * sum_j (||K_{j+1} - K_j||^2 + ||b_{j+1} - b_j||^2)`, in
         float32 under a mixed-precision policy."""
         dtype = self._float32_or_wider()
-        kernel = ops.cast(self.kernel, dtype)
-        if self.kernel_mask is not None:
-            kernel = kernel * ops.convert_to_tensor(self.kernel_mask, dtype)
+        kernel = self._masked_kernel(dtype)
         bias = ops.cast(self.bias, dtype)
         return self.step_size * (
             ops.sum(ops.square(kernel[1:] - kernel[:-1]))
