@@ -5,7 +5,6 @@ and `underdamped_langevin.py`; the geometry in `manifold_optimizer.py`."""
 import keras
 
 from keras_constrained._validation import check_integer
-from keras_constrained._validation import check_learning_rate
 from keras_constrained._validation import check_non_negative
 from keras_constrained.optimizers.manifold_optimizer import ManifoldOptimizer
 
@@ -20,8 +19,7 @@ class ConstrainedLangevin(ManifoldOptimizer):
     """
 
     def __init__(self, learning_rate, temperature=0.0, seed=None, **kwargs):
-        super().__init__(learning_rate=check_learning_rate(learning_rate),
-                         **kwargs)
+        super().__init__(learning_rate, **kwargs)
         self.temperature = check_non_negative("temperature", temperature)
         self.seed = check_integer("seed", seed, optional=True)
         self._seed_generator = keras.random.SeedGenerator(self.seed)

@@ -18,6 +18,7 @@ from keras import ops
 
 from keras_constrained._ops import cond
 from keras_constrained._ops import fused_update
+from keras_constrained._validation import check_learning_rate
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import project_onto_sets
 from keras_constrained.constraints.euclidean import Euclidean
@@ -92,8 +93,9 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
 
     slot_names = ()
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, learning_rate, **kwargs):
+        super().__init__(learning_rate=check_learning_rate(learning_rate),
+                         **kwargs)
         # Indices, not variables: a list attribute of an optimizer is
         # tracked, and model variables must not become optimizer variables.
         self._on_manifold = []

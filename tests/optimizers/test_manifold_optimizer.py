@@ -4,6 +4,7 @@ projection away and guards non-finite steps."""
 
 import keras
 import numpy as np
+import pytest
 from helpers import to_numpy
 
 from keras_constrained import constraints
@@ -90,3 +91,8 @@ def test_a_non_finite_gradient_leaves_weights_and_slots_as_they_were():
              if v is not optimizer.iterations]
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_bad_learning_rate_names_the_argument():
+    with pytest.raises(ValueError, match="learning_rate"):
+        RiemannianDescent(-0.1)
