@@ -2,12 +2,12 @@
 
 import math
 import warnings
+from typing import NamedTuple
 
 import keras
 from keras import ops
 
 from keras_constrained._distribute import sum_over_replicas
-from keras_constrained._distribute import update_variables
 from keras_constrained._ops import call_on_host_if
 from keras_constrained._ops import cond
 from keras_constrained._ops import maximum
@@ -105,6 +105,20 @@ class _Group:
                          else ops.reshape(part, shape))
             start += rows
         return parts
+
+
+class _Choice(NamedTuple):
+    """What `DSGD._choose` decides for a step, before anything moves."""
+
+    matrices: list  # each layer's gradient (zeros for a skipped step)
+    measures: list  # what each layer's norm keeps to build its direction
+    finite: object  # whether the step is taken
+    chosen: object  # the layer that moves, -1 for a skipped step
+    lengths: object  # each layer's step length in its scaled norm
+    scales: object  # each layer's norm scale `c_i`
+    smoothness: object  # each layer's `L_i` for this step
+    measured: object  # each layer's `L_i` as measured (adaptive, or None)
+    power_vectors: list  # the power iteration's next vectors
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -366,15 +380,14 @@ class DSGD(keras.optimizers.Optimizer):
 
     def _backend_update_step(self, grads, trainable_variables,
                              learning_rate):
-        """Replaces every gradient by the variable's new value (itself
-        outside the chosen layer); `update_step` then assigns it.
+        """One step: every layer's gradient as a matrix, the choice of one
+        layer (`_choose`), its new weights (`_move`), and the assignments
+        of the optimizer's state (`_record`) and of the weights.
 
-        Every layer's dual norm is measured (the choice compares them all),
-        but only the chosen layer's direction is built, under a `cond`:
-        JAX and TensorFlow then run one branch, and the spectral direction
-        costs as much as all the dual norms together. Under a TensorFlow
-        distribution strategy the choice is made on the gradient summed
-        over the replicas, the same on every replica.
+        Under a TensorFlow distribution strategy the gradients are summed
+        over the replicas first, so that every replica makes the same
+        choice and the same step, and assigns its own copy of each
+        variable (see `_distribute`).
         """
         grads = sum_over_replicas(list(grads))
         given = {self._get_variable_index(v): g
@@ -383,6 +396,22 @@ class DSGD(keras.optimizers.Optimizer):
             group.matrix([given.get(i, ops.zeros(s)) for i, s in zip(
                 group.indices, group.shapes)], self._compute_dtype)
             for group in self._groups]
+        choice = self._choose(matrices, learning_rate)
+        new_weights, last_steps, slopes = self._move(choice)
+        self._record(choice, last_steps, slopes)
+        for variable in trainable_variables:
+            self._assign_if_new(
+                variable, new_weights[self._get_variable_index(variable)])
+
+    def _choose(self, matrices, learning_rate):
+        """The layer with the largest score `d_i^2 / L_i` (`-1` where a
+        gradient or a dual norm is not finite) and every layer's step
+        length.
+
+        Every layer's dual norm is measured, since the choice compares them
+        all; the directions are left to `_move`, which builds only the
+        chosen layer's.
+        """
         finite = ops.all(ops.stack(
             [ops.isfinite(ops.sum(m)) for m in matrices]))
         matrices = cond(finite, lambda: matrices,
@@ -397,6 +426,7 @@ class DSGD(keras.optimizers.Optimizer):
         scales, power_vectors = self._layer_scales()
         # Dual norms in the scaled norms, and the `L_i` of this step.
         duals = duals / scales
+        measured = None
         if self.smoothness == ADAPTIVE:
             measured, smoothness = self._adaptive_smoothness(
                 matrices, duals, scales, finite)
@@ -412,51 +442,64 @@ class DSGD(keras.optimizers.Optimizer):
         layers = ops.arange(len(self._groups), dtype="int32")
         chosen = ops.where(finite, ops.min(ops.where(
             scores == ops.max(scores), layers, len(self._groups))), -1)
-        # A skipped step leaves every optimizer variable as it was, but for
-        # `chosen_layer` (and Keras' `iterations`).
-        for vector, value in zip(self._power_vectors, power_vectors):
-            self.assign(vector, ops.where(finite, value,
-                                          ops.convert_to_tensor(vector)))
-        # Step lengths in the scaled norms, and in the unscaled ones.
         lengths = ops.where(moving, ops.cast(
             learning_rate, self._compute_dtype) * duals / positive, 0.0)
-        sizes = lengths / scales
+        return _Choice(matrices, list(measures), finite, chosen, lengths,
+                       scales, smoothness, measured, power_vectors)
+
+    def _move(self, choice):
+        """Every variable's new value by index (its own outside the chosen
+        layer) and, with adaptive smoothness, every layer's last step and
+        the slopes `<G, Delta>` of this step (0 outside the chosen layer).
+
+        Each layer's step sits under a `cond`: JAX and TensorFlow then run
+        one branch, and the spectral direction costs as much as all the
+        dual norms together.
+        """
         adaptive = self.smoothness == ADAPTIVE
-        new_values, slopes = {}, []
-        for k, (group, m, measure) in enumerate(
-                zip(self._groups, matrices, measures)):
+        sizes = choice.lengths / choice.scales  # in the unscaled norms
+        new_weights, last_steps, slopes = {}, [], []
+        for k, group in enumerate(self._groups):
             current = [ops.convert_to_tensor(self._trainable_variables[i])
                        for i in group.indices]
             kept = (current, ops.convert_to_tensor(self._last_steps[k]),
                     ops.zeros((), self._compute_dtype)) if adaptive else (
                 current,)
             outcome = cond(
-                chosen == k,
-                self._step_builder(group, current, m, measure, sizes[k],
-                                   adaptive),
+                choice.chosen == k,
+                self._step_builder(group, current, choice.matrices[k],
+                                   choice.measures[k], sizes[k], adaptive),
                 lambda kept=kept: kept)
-            new_values.update(zip(group.indices, outcome[0]))
+            new_weights.update(zip(group.indices, outcome[0]))
             if adaptive:
-                self._assign_if_new(self._last_steps[k], outcome[1])
+                last_steps.append(outcome[1])
                 slopes.append(outcome[2])
-        if adaptive:
+        return new_weights, last_steps, slopes
+
+    def _record(self, choice, last_steps, slopes):
+        """Assigns the optimizer's state after the step. A skipped step
+        leaves every optimizer variable as it was, but for `chosen_layer`
+        (and Keras' `iterations`)."""
+        finite = choice.finite
+        for vector, value in zip(self._power_vectors, choice.power_vectors):
+            self.assign(vector, ops.where(finite, value,
+                                          ops.convert_to_tensor(vector)))
+        if self.smoothness == ADAPTIVE:
             # `L` of the chosen layer (its first, if it had none), and what
             # the next step measures this step's curvature with.
+            layers = ops.arange(len(self._groups), dtype="int32")
             self.assign(self.layer_smoothness, ops.where(
-                layers == chosen, smoothness, measured))
-            length = ops.take(lengths, ops.maximum(chosen, 0))
+                layers == choice.chosen, choice.smoothness, choice.measured))
+            for variable, step in zip(self._last_steps, last_steps):
+                self._assign_if_new(variable, step)
+            length = ops.take(choice.lengths, ops.maximum(choice.chosen, 0))
             self.assign(self._last_step_stats, ops.where(finite, ops.stack(
                 [ops.sum(ops.stack(slopes)), ops.square(length)]),
                 ops.convert_to_tensor(self._last_step_stats)))
             self.assign(self._last_layer,
-                        ops.where(finite, chosen,
+                        ops.where(finite, choice.chosen,
                                   ops.convert_to_tensor(self._last_layer)))
-        self.assign(self.chosen_layer, chosen)
-        update_variables(
-            self, [new_values[self._get_variable_index(v)]
-                   for v in trainable_variables],
-            trainable_variables, learning_rate,
-            super()._backend_update_step)
+        self.assign(self.chosen_layer, choice.chosen)
 
     def _adaptive_smoothness(self, matrices, duals, scales, finite):
         """Every layer's `L` as measured (0 where not yet), and for this
@@ -509,7 +552,8 @@ class DSGD(keras.optimizers.Optimizer):
 
     def _assign_if_new(self, variable, value):
         # Under torch a `cond` hands back the very tensor a variable holds
-        # when its branch kept it: then there is nothing to copy.
+        # when its branch kept it: then there is nothing to copy (JAX and
+        # TensorFlow hand over another tensor, which is assigned).
         if value is not variable.value:
             self.assign(variable, value)
 
@@ -538,13 +582,6 @@ class DSGD(keras.optimizers.Optimizer):
             return new, -direction, -ops.sum(gradient * direction)
 
         return step
-
-    def update_step(self, gradient, variable, learning_rate):
-        # `gradient` is the variable's new value, from
-        # `_backend_update_step`: outside the chosen layer, the variable's
-        # own value (under torch the very tensor it holds, which needs no
-        # copy; JAX and TensorFlow hand over another tensor and assign).
-        self._assign_if_new(variable, gradient)
 
     def finalize_variable_values(self, var_list):
         """Overwrites the weights with their moving averages (with

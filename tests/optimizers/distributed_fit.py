@@ -1,6 +1,7 @@
 """Trains one small constrained model on two CPU devices and on one, and
 prints, per optimizer (those named as arguments, or all), the largest
-weight difference and the largest constraint violation after distributed
+weight difference, the largest difference between the replicas' copies
+of a weight and the largest constraint violation after distributed
 training, as JSON.
 
 Run as a script by `test_distribution.py`: the devices must be set up
@@ -75,19 +76,32 @@ def train(make_optimizer, distributed):
     x = rng.normal(size=(64, 6)).astype("float32")
     y = rng.normal(size=(64, 4)).astype("float32")
     model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
-    return initial, [np.asarray(w) for w in model.get_weights()]
+    return initial, [np.asarray(w) for w in model.get_weights()], max(
+        replica_spread(v) for v in model.weights)
+
+
+def replica_spread(variable):
+    """The largest difference between the replicas' copies of `variable`
+    (TensorFlow's MirroredVariable holds one per device; a JAX array
+    replicated by `DataParallel` is one value)."""
+    copies = getattr(variable.value, "values", None)
+    if backend != "tensorflow" or copies is None:
+        return 0.0
+    copies = [np.asarray(c) for c in copies]
+    return max(float(np.max(np.abs(c - copies[0]))) for c in copies)
 
 
 results = {}
 for name in sys.argv[1:] or OPTIMIZERS:
     make_optimizer = OPTIMIZERS[name]
-    initial, single = train(make_optimizer, distributed=False)
-    _, distributed = train(make_optimizer, distributed=True)
+    initial, single, _ = train(make_optimizer, distributed=False)
+    _, distributed, spread = train(make_optimizer, distributed=True)
     results[name] = {
         "moved": max(float(np.max(np.abs(a - b)))
                      for a, b in zip(initial, single)),
         "difference": max(float(np.max(np.abs(a - b)))
                           for a, b in zip(single, distributed)),
+        "replica_spread": spread,
         "violation": max(float(c.violation(w)) for c, w in
                          zip(CONSTRAINTS, distributed[::2])),
     }

@@ -32,4 +32,5 @@ def test_two_devices_train_as_one(name):
     result = distributed_fit(name)
     assert result["moved"] > 1e-2  # it trained
     assert result["difference"] < 1e-5
+    assert result["replica_spread"] < 1e-6  # every replica's copy agrees
     assert result["violation"] < 1e-5
