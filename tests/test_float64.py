@@ -1,7 +1,7 @@
 """Float64 models compute in float64 on every backend, JAX included.
 
 Under JAX, Keras 3.15 computes some ops in float32 even on float64 tensors
-(see `keras_constrained._ops._keeping_float64`). JAX computes in float64
+(see `keras_constrained._backend.ops._keeping_float64`). JAX computes in float64
 only when `JAX_ENABLE_X64` is set before it is imported: without it, the
 last test reruns this file in a fresh interpreter with it set.
 """

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_constrained._autodiff import loss_gradients
+from keras_constrained._backend.autodiff import loss_gradients
 from keras_constrained._validation import check_instance
 
 

@@ -5,10 +5,10 @@ import math
 import keras
 from keras import ops
 
-from keras_constrained._ops import arcsin
-from keras_constrained._ops import cos_of_angle
-from keras_constrained._ops import maximum
-from keras_constrained._ops import sin_of_angle
+from keras_constrained._backend.ops import arcsin
+from keras_constrained._backend.trigonometry import cos_of_angle
+from keras_constrained._backend.ops import maximum
+from keras_constrained._backend.trigonometry import sin_of_angle
 from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor
@@ -71,7 +71,7 @@ class MagnitudeBound(ManifoldConstraint):
         return self.radius * arcsin(self(w) / self.radius)
 
     # Arc lengths stay in [-pi r, pi r] (`lift` and `move` keep them there),
-    # which lets the fast sine and cosine of `_ops` serve. Angles are taken
+    # which lets the fast sine and cosine of `_backend.trigonometry` serve. Angles are taken
     # by multiplying with 1 / r: a division costs several multiplications.
     def lower(self, q):
         return self.radius * sin_of_angle(q * (1.0 / self.radius))

@@ -3,12 +3,13 @@
 import keras
 from keras import ops
 
-from keras_constrained._ops import branch
-from keras_constrained._ops import eigh
-from keras_constrained._ops import matmul
-from keras_constrained._ops import maximum
-from keras_constrained._ops import traced_once_per_shape
-from keras_constrained._ops import while_loop
+from keras_constrained._backend.control_flow import branch
+from keras_constrained._backend.ops import eigh
+from keras_constrained._backend.ops import identity
+from keras_constrained._backend.ops import matmul
+from keras_constrained._backend.ops import maximum
+from keras_constrained._backend.control_flow import traced_once_per_shape
+from keras_constrained._backend.control_flow import while_loop
 from keras_constrained._validation import check_integer
 from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
@@ -35,7 +36,7 @@ def _polar_by_svd(m):
     p = matmul(u, vh)
     p = branch(ops.all(ops.isfinite(p)), lambda: p,
                lambda: _polar_by_eigh(m))
-    return p - 0.5 * matmul(p, _gram(p, p) - _identity(p))
+    return p - 0.5 * matmul(p, _gram(p, p) - identity(p.shape[1], p.dtype))
 
 
 def _polar_by_eigh(m):
@@ -51,12 +52,6 @@ def _polar_by_eigh(m):
     return matmul(m, matmul(vectors * scale, ops.transpose(vectors)))
 
 
-def _identity(m):
-    # Not `ops.eye`: XLA's CPU compiler (jax 0.10) crashes on a fusion of an
-    # iota identity with a transpose once the size exceeds ~900.
-    return ops.diag(ops.ones((m.shape[1],), dtype=m.dtype))
-
-
 def polar_factor(m, tolerance, max_iterations):
     """Orthonormal-column polar factor `U V^T` of a tall matrix `m`.
 
@@ -70,7 +65,7 @@ def polar_factor(m, tolerance, max_iterations):
     entry has no polar factor and comes back unchanged (the SVD would raise
     under TensorFlow and torch).
     """
-    eye = _identity(m)
+    eye = identity(m.shape[1], m.dtype)
     threshold = tolerance**0.5
 
     def frobenius(e):
@@ -120,7 +115,7 @@ def shake(w, displacement, tolerance, max_iterations):
     it did not reach the tolerance, the step falls back to the polar
     projection of `W + D`.
     """
-    eye = _identity(w)
+    eye = identity(w.shape[1], w.dtype)
     gram = _gram(w, w)
     cross = _gram(w, displacement)
     a = gram + cross
@@ -238,7 +233,7 @@ class Orthogonal(ManifoldConstraint):
     def violation(self, w):
         m, _ = self._tall(as_float_tensor(w))
         gram = _gram(m, m)
-        return ops.max(ops.abs(gram - ops.eye(m.shape[1], dtype=m.dtype)))
+        return ops.max(ops.abs(gram - identity(m.shape[1], m.dtype)))
 
     def tangent(self, q, v):
         m, back = self._tall(q)

@@ -4,8 +4,8 @@ geometry of spheres, written for vectors along any axis."""
 import keras
 from keras import ops
 
-from keras_constrained._ops import cos
-from keras_constrained._ops import sin
+from keras_constrained._backend.ops import cos
+from keras_constrained._backend.ops import sin
 from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor

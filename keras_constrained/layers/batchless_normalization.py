@@ -16,7 +16,7 @@ inference compute the same function.
 import keras
 from keras import ops
 
-from keras_constrained import _ops
+from keras_constrained._backend import ops as backend_ops
 from keras_constrained._validation import check_bool
 from keras_constrained._validation import check_choice
 from keras_constrained._validation import check_integer
@@ -159,7 +159,7 @@ class BatchlessNormalization(keras.layers.Layer):
         if self.std_parametrization == "log":
             return ops.log(sigma)
         target = sigma if self.std_parametrization == "abs" else 1 / sigma
-        return _ops.maximum(target - self.epsilon, 0.0)
+        return backend_ops.maximum(target - self.epsilon, 0.0)
 
     def inverse_and_log_std(self):
         """`1 / sigma` and `log(sigma)`, each of the weights' shape."""
@@ -175,7 +175,7 @@ class BatchlessNormalization(keras.layers.Layer):
         # In float32 under a mixed-precision policy, as Keras'
         # BatchNormalization computes: in float16 the squares of inputs
         # of about 300 overflow, and a sum over a batch loses its digits.
-        dtype = _ops.float32_or_wider(inputs.dtype)
+        dtype = backend_ops.float32_or_wider(inputs.dtype)
         inputs = ops.cast(inputs, dtype)
 
         def broadcast(w):
@@ -192,8 +192,8 @@ class BatchlessNormalization(keras.layers.Layer):
             outputs = outputs + broadcast(self.beta)
         if training:
             z = (ops.stop_gradient(inputs) - mean) * inverse_std_b
-            mean_log_std = _ops.mean(ops.cast(log_std, dtype))
-            nll = mean_log_std + 0.5 * _ops.mean(ops.square(z))
+            mean_log_std = backend_ops.mean(ops.cast(log_std, dtype))
+            nll = mean_log_std + 0.5 * backend_ops.mean(ops.square(z))
             if self.gauge:
                 nll = nll - ops.stop_gradient(mean_log_std) - 0.5
             term = self.loss_weight * nll
@@ -225,8 +225,8 @@ class BatchlessNormalization(keras.layers.Layer):
         inputs = ops.cast(inputs, self.mean.dtype)
         shared = [a for a in range(len(inputs.shape)) if a not in self._axes]
         self.set_statistics(
-            _ops.mean(inputs, axis=shared),
-            _ops.maximum(ops.sqrt(_ops.var(inputs, axis=shared)),
+            backend_ops.mean(inputs, axis=shared),
+            backend_ops.maximum(ops.sqrt(backend_ops.var(inputs, axis=shared)),
                          self.epsilon))
 
     def compute_output_shape(self, input_shape):

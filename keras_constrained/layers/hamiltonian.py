@@ -19,8 +19,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_constrained._ops import float32_or_wider
-from keras_constrained._ops import tanh
+from keras_constrained._backend.ops import float32_or_wider
+from keras_constrained._backend.ops import tanh
 from keras_constrained._validation import check_choice
 from keras_constrained._validation import check_instance
 from keras_constrained._validation import check_integer

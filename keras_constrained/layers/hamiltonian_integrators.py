@@ -14,15 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-
-def _times(matrix, state):
-    """`matrix @ state` for a state carried as `(features, batch)`.
-
-    An `einsum`, not `ops.matmul`: in Keras 3.15 the torch backend's
-    `matmul` returns float32 for float64 operands (its dtype promotion
-    yields float32), which would break float64 computations.
-    """
-    return ops.einsum("kl,lb->kb", matrix, state)
+from keras_constrained._backend.ops import matmul
 
 
 def _per_step(tensor, shape):
@@ -128,7 +120,7 @@ class ForwardEuler(_Integrator):
 
     def step(self, y, weights, act):
         kernel, bias, out = weights
-        return y + _times(out, act(_times(kernel, y) + bias))
+        return y + matmul(out, act(matmul(kernel, y) + bias))
 
     def _update_jacobian(self, d, weights):  # h J K^T D K
         kernel, _, out = weights
@@ -160,7 +152,7 @@ class Antisymmetric(_Integrator):
 
     def step(self, y, weights, act):
         kernel, bias = weights
-        return y + self.step_size * act(_times(kernel, y) + bias)
+        return y + self.step_size * act(matmul(kernel, y) + bias)
 
     def _update_jacobian(self, d, weights):  # h D K
         return self.step_size * d[:, :, None] * weights[0]
@@ -249,8 +241,8 @@ class SemiImplicit(_SplitIntegrator):
     def step(self, state, weights, act):
         p, q = state
         kernel_q, bias_q, out_q, kernel_p, bias_p, out_p = weights
-        p = p + _times(out_q, act(_times(kernel_q, q) + bias_q))
-        q = q + _times(out_p, act(_times(kernel_p, p) + bias_p))
+        p = p + matmul(out_q, act(matmul(kernel_q, q) + bias_q))
+        q = q + matmul(out_p, act(matmul(kernel_p, p) + bias_p))
         return p, q
 
     def _half_jacobians(self, q, p_next, weights, dact):
@@ -280,8 +272,8 @@ class HamiltonianInspired(_SplitIntegrator):
         p, q = state
         kernel, kernel_t, bias_p, bias_q = weights
         h = self.step_size
-        p = p + h * act(_times(kernel, q) + bias_p)
-        q = q + h * act(-_times(kernel_t, p) + bias_q)
+        p = p + h * act(matmul(kernel, q) + bias_p)
+        q = q + h * act(-matmul(kernel_t, p) + bias_q)
         return p, q
 
     def _half_jacobians(self, q, p_next, weights, dact):

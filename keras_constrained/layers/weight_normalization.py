@@ -11,9 +11,9 @@ variable itself is never overwritten.
 import keras
 from keras import ops
 
-from keras_constrained._ops import float32_or_wider
-from keras_constrained._ops import mean
-from keras_constrained._ops import var
+from keras_constrained._backend.ops import float32_or_wider
+from keras_constrained._backend.ops import mean
+from keras_constrained._backend.ops import var
 from keras_constrained._validation import check_bool
 from keras_constrained._validation import check_instance
 

@@ -7,10 +7,10 @@ from typing import NamedTuple
 import keras
 from keras import ops
 
-from keras_constrained._distribute import sum_over_replicas
-from keras_constrained._ops import call_on_host_if
-from keras_constrained._ops import cond
-from keras_constrained._ops import maximum
+from keras_constrained._backend.distribute import sum_over_replicas
+from keras_constrained._backend.control_flow import call_on_host_if
+from keras_constrained._backend.control_flow import cond
+from keras_constrained._backend.ops import maximum
 from keras_constrained._validation import check_choice
 from keras_constrained._validation import check_learning_rate
 from keras_constrained._validation import check_positive
@@ -387,7 +387,7 @@ class DSGD(keras.optimizers.Optimizer):
         Under a TensorFlow distribution strategy the gradients are summed
         over the replicas first, so that every replica makes the same
         choice and the same step, and assigns its own copy of each
-        variable (see `_distribute`).
+        variable (see `_backend.distribute`).
         """
         grads = sum_over_replicas(list(grads))
         given = {self._get_variable_index(v): g

@@ -22,10 +22,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_constrained._ops import cond
-from keras_constrained._ops import eigh
-from keras_constrained._ops import matmul
-from keras_constrained._ops import maximum
+from keras_constrained._backend.control_flow import cond
+from keras_constrained._backend.ops import eigh
+from keras_constrained._backend.ops import identity
+from keras_constrained._backend.ops import matmul
+from keras_constrained._backend.ops import maximum
 
 # `tau` in units of `eps * lambda_max` (`spectral_measure`): the rounding of
 # a float32 Gram matrix of a 785 x 256 gradient and of its eigenvalues was
@@ -186,7 +187,7 @@ def polar_direction(g, lam, v, tau, scale, size=1.0):
     x = _short_side(g / scale)
     x = matmul(x, matmul(v / ops.sqrt(lam + tau)[None, :], ops.transpose(v)))
     a = matmul(ops.transpose(x), x)
-    x = matmul(x, size * _polish(a, ops.eye(a.shape[0], dtype=a.dtype),
+    x = matmul(x, size * _polish(a, identity(a.shape[0], a.dtype),
                                  matmul))
     return x if g.shape[0] >= g.shape[1] else ops.transpose(x)
 

@@ -16,8 +16,8 @@ import json
 import keras
 from keras import ops
 
-from keras_constrained._ops import cond
-from keras_constrained._ops import fused_update
+from keras_constrained._backend.control_flow import cond
+from keras_constrained._backend.fused_update import fused_update
 from keras_constrained._validation import check_learning_rate
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import project_onto_sets

@@ -1,6 +1,6 @@
-"""Under torch, large variables' steps run compiled (`_ops.fused_update`):
+"""Under torch, large variables' steps run compiled (`_backend.fused_update`):
 they take the eager steps, up to float32 rounding (the compiled step uses
-the polynomial sine and cosine of `_ops`)."""
+the polynomial sine and cosine of `_backend.trigonometry`)."""
 
 import warnings
 
@@ -10,7 +10,7 @@ import pytest
 from helpers import to_numpy
 
 import keras_constrained as kc
-from keras_constrained import _ops
+from keras_constrained._backend import fused_update
 
 pytestmark = pytest.mark.skipif(
     keras.config.backend() != "torch",
@@ -50,7 +50,7 @@ def train(optimizer):
 ], ids=["underdamped", "underdamped_T0", "overdamped"])
 def test_compiled_steps_take_the_eager_steps(monkeypatch, make_optimizer):
     eager = train(make_optimizer())
-    monkeypatch.setattr(_ops, "TORCH_COMPILE_MIN_SIZE", 0)
+    monkeypatch.setattr(fused_update, "TORCH_COMPILE_MIN_SIZE", 0)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="torch.compile failed")
         compiled = train(make_optimizer())

@@ -88,7 +88,7 @@ def test_a_saturated_layer_gradient_is_measured():
     # Rank 8 of 256 with 99 zero columns (dead units) and rows equal up to
     # sign (saturated inputs), like a gradient of a saturated tanh MLP: torch
     # 2.13's float32 eigh failed to converge on this Gram matrix (with 1 and
-    # 2 threads, on the machine this was written on; `_ops.eigh` then
+    # 2 threads, on the machine this was written on; `_backend.ops.eigh` then
     # retries in float64).
     rng = np.random.default_rng(288)
     signs = np.sign(rng.standard_normal((257, 8)))
