@@ -79,8 +79,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
                   if v.name == self.kernel_name]
         self.layer_names = [v.path.rsplit("/", 1)[0] for v, _ in picked]
         self.epochs.append(epoch)
-        # Not `ops.norm`: float32 for float64 under JAX and torch (Keras
-        # 3.15).
+        # Not `ops.norm`: float32 for float64 under JAX and torch.
         self._rows.append([float(ops.sqrt(ops.sum(ops.square(g))))
                            for _, g in picked])
 

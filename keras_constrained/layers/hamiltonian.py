@@ -311,10 +311,10 @@ class Hamiltonian(keras.layers.Layer):
         The inputs' leading axes are flattened into one batch axis `B`, so
         each returned state has shape `(B, n)`. Inside, the state is carried
         transposed, `(n, B)`, so that every product is a small `(n, n)`
-        kernel times a wide `(n, B)` matrix. With `n` = 4 or 8, TensorFlow's
-        CPU matmul is about twice as fast that way round as for `(B, n)`
-        times `(n, n)`, and JAX and torch are faster too (measured on the
-        Fashion-MNIST model of `benchmarks/hamiltonian.py`).
+        kernel times a wide `(n, B)` matrix: for the small `n` of these
+        layers the CPU matmuls of all three backends are faster that way
+        round than for `(B, n)` times `(n, n)` (benchmarks/README.md,
+        hamiltonian.py).
         """
         inputs = ops.reshape(inputs, (-1, ops.shape(inputs)[-1]))
         act = _ACTIVATIONS[self.activation][0]

@@ -1,4 +1,59 @@
-"""Duality structure gradient descent: one greedy layer per step."""
+"""Duality structure gradient descent: one greedy layer per step.
+
+`DSGD`'s docstring says what the optimizer does; this is how, and why.
+
+Adaptive smoothness (`DSGD._adaptive_smoothness`). The descent lemma's
+guarantee for layer `i` holds wherever `L_i` bounds the curvature of the
+loss along that layer's steps. After a step `Delta` the next gradient gives
+that curvature, `kappa = <G_new - G_old, Delta> / ||Delta||_i^2`: by the
+trapezoid rule the step changed the loss by
+`<G_old, Delta> + kappa ||Delta||_i^2 / 2`, so the bound held if and only
+if `kappa <= L_i`. A step with `kappa > L_i` multiplies `L_i` by at least
+`GROWTH`, any other step by `SHRINK`, and neither leaves it below
+`FLOOR * kappa` (the curvature along a layer's next step can be several
+times its last one's). A layer's first step, before any measurement, moves
+its weights by `FIRST_STEP` of their size in its norm (`weight_size`: the
+root-mean-square singular value for the spectral norm; 1 for zero
+weights), whatever the scale of the loss or of the weights. At
+`learning_rate=1` a step raises the loss only where the curvature along it
+exceeds `2 L_i`, and each such step at least doubles `L_i`: on the full
+batch the loss cannot diverge (tests/optimizers/test_dsgd.py checks that it
+never rises). The cost is a buffer per layer the size of its weights (its
+last step) and a dot product per step. A skipped step leaves the pending
+measurement of the last step taken, which the next finite step makes as if
+the skipped batch had not been there.
+
+Mini-batch bias. With mini-batches `G_new - G_old` also holds the
+difference of two batches' gradient noise, and the old batch's noise is
+correlated with its own step, so `kappa` is biased upwards, by about
+`(1 - rho) L_i / learning_rate`, where `rho = <g, u> / ||G||_*` is how much
+of the step direction `u` the full-batch gradient `g` supports. Where noise
+dominates (`rho` below 3/4, with `FLOOR` 4) every step raises `L_i` and the
+steps shrink geometrically: the loss cannot rise, but training stalls
+(a case is in benchmarks/README.md). Hence a fixed `smoothness` for
+mini-batches.
+
+Spectral norm (`layer_norms.Spectral`). The dual norm (the nuclear norm)
+and the direction (the polar factor) come from the eigendecomposition of
+the gradient's small Gram matrix, regularized below the float rounding of
+that matrix (`layer_norms.spectral_measure`): the dual norm `d` used is a
+lower bound of the nuclear norm, and the direction `u` has `||u||_2 <= 1`
+and `<G, u> = d`, so that the descent guarantee holds exactly with `d`.
+The choice compares every layer's dual norm; only the chosen layer's
+direction is built (`DSGD._move`).
+
+Architecture scale (`DSGD._layer_scales`). `scale="architecture"`
+multiplies layer `i`'s norm by `c_i = R_i * prod_{j > i} max(1, ||W_j||_2)`,
+the reconstruction of the paper's parameter-dependent norm: the growth of
+the gradient's Lipschitz constant with the input size and with the later
+layers' weights moves into the norm, so that one `L` can hold everywhere.
+`R_i = sqrt(rows of W_i)` is the norm of an input whose entries (and bias
+1) are of size 1 (tanh or sigmoid units, standardized data); the later
+layers are the later groups in the model's variable order (exact for a
+chain of layers); `||W_j||_2` is estimated by warm-started power iteration
+(`layer_norms.spectral_norm`). The dual norm is then divided by `c_i` and
+the step by `c_i^2`.
+"""
 
 import math
 import warnings
@@ -16,20 +71,17 @@ from keras_constrained._validation import check_learning_rate
 from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import project_onto_sets
 from keras_constrained.optimizers import layer_norms
+from keras_constrained.optimizers._docs import fill_keyword_args
 
 SCALES = ("none", "architecture")
 
 
 ADAPTIVE = "adaptive"
 
-# The adaptive smoothness estimate (`DSGD`): a layer's first step moves its
-# weights by this fraction of their norm; a step whose curvature `kappa`
-# exceeded `L` multiplies `L` by at least `GROWTH`, any other step by
-# `SHRINK`, in both cases to no less than `FLOOR * kappa`. On the full batch
-# of tanh and ReLU 20-64-64-1 MLPs, a faster `SHRINK` (0.7, 0.9) or
-# `FLOOR` 1 or 2 let the curvature along a later step outgrow `2 L` (the
-# loss rose at some of 200 steps); 0.97 and 4 kept it falling at every step
-# for 3 seeds, 2 activations and both norms (measured).
+# The adaptive smoothness estimate (module docstring). A faster `SHRINK` or
+# a smaller `FLOOR` let the curvature along a later step outgrow `2 L` on
+# small full-batch MLPs, and the loss rose; these kept it falling
+# (benchmarks/README.md, "DSGD's constants").
 FIRST_STEP = 1e-2
 GROWTH = 2.0
 SHRINK = 0.97
@@ -84,8 +136,8 @@ class _Group:
         self.sizes = [math.prod(s) for s in self.shapes]
         self.rows = sum(self.sizes) // self.columns
 
-    # Casts and reshapes only where needed: under torch every `keras.ops`
-    # call costs tens of microseconds of Python, a step's worth here.
+    # Casts and reshapes only where needed: under torch each `keras.ops`
+    # call costs Python time, and these add up to a good part of a step.
     def matrix(self, tensors, dtype):
         parts = []
         for t, shape in zip(tensors, self.shapes):
@@ -126,17 +178,10 @@ class DSGD(keras.optimizers.Optimizer):
     """Duality structure gradient descent (Flynn, 2017): at every step only
     the layer with the largest guaranteed decrease of the loss moves.
 
-    `learning_rate` is the step multiplier `alpha` of the step
-    `alpha / L_i`, where `L_i` is layer `i`'s smoothness constant: 1 is the
-    full step of the descent lemma. By default (`smoothness="adaptive"`)
-    DSGD estimates every `L_i` as it trains, which needs no tuning on full
-    (or large) batches; with small mini-batches it stalls (see below), and
-    a fixed `smoothness` is the choice there.
-
-    Each layer `i` carries a norm `||.||_i` (`norm`, optionally scaled by
-    the rest of the network, `scale`) and a smoothness constant `L_i` (the
-    gradient of the loss in layer `i` is `L_i`-Lipschitz in that norm). The
-    descent lemma then guarantees that the step
+    Each layer `i` carries a norm `||.||_i` (`norm`, optionally scaled,
+    `scale`) and a smoothness constant `L_i` (the gradient of the loss in
+    layer `i` is `L_i`-Lipschitz in that norm). The descent lemma then
+    guarantees that the step
 
     ```python
     W_i -= learning_rate / L_i * duality_map_i(G_i)   # G_i: layer gradient
@@ -149,110 +194,64 @@ class DSGD(keras.optimizers.Optimizer):
     norms weighted by `sqrt(L_i)`. With one layer and the Frobenius norm it
     is gradient descent with step `learning_rate / L`.
 
-    Adaptive smoothness (the default). The guarantee holds wherever `L_i`
-    bounds the curvature of the loss along layer `i`'s steps, and DSGD
-    measures that curvature after each step `Delta`, from the next
-    gradient: `kappa = <G_new - G_old, Delta> / ||Delta||_i^2` (by the
-    trapezoid rule the step changed the loss by
-    `<G_old, Delta> + kappa ||Delta||_i^2 / 2`, so the descent lemma's bound
-    held if and only if `kappa <= L_i`). A step with `kappa > L_i` doubles
-    `L_i` (`GROWTH`); any other step lowers it slowly, by the factor
-    `SHRINK` (0.97); neither leaves it below `FLOOR * kappa` (4 `kappa`:
-    the curvature along a layer's next step can be several times its last
-    one's). A
-    layer's first step, before any measurement, moves its weights by
-    `FIRST_STEP` (1 %) of their size in its norm (the root-mean-square
-    singular value for the spectral norm; 1 for zero weights), whatever the
-    scale of the loss or of the weights. At `learning_rate=1` a step raises
-    the loss only where the curvature along it exceeds `2 L_i`, and each
-    such step at least doubles `L_i`: on the full batch the loss cannot
-    diverge, and it fell at every one of 200 steps for tanh and ReLU
-    networks (tests/optimizers/test_dsgd.py). The optimizer variable
-    `layer_smoothness` holds the current `L_i` (0 before a layer's first
-    step). The cost: a buffer per layer the size of its weights (its last
-    step) and a dot product per step.
-
-    Mini-batches with adaptive smoothness: `G_new - G_old` then also holds
-    the difference of two batches' gradient noise, and the old batch's
-    noise is correlated with its own step, so that `kappa` is biased
-    upwards, by about `(1 - rho) L_i / learning_rate`, where
-    `rho = <g, u> / ||G||_*` is how much of the step direction `u` the
-    full-batch gradient `g` supports. Where noise dominates (`rho` below
-    3/4, with `FLOOR` 4) every step then raises `L_i`, and the steps
-    shrink geometrically: the loss cannot rise, but training stalls
-    (measured: scikit-learn digits, tanh 64-64-64-10, batch 32: `L_i` grew
-    1e5-fold per epoch, the loss stayed at 2.36). For mini-batches pass a
-    fixed `smoothness` (with `learning_rate` 0.25 to 0.5, below).
-
-    Norms of a layer matrix `W` (its kernel, reshaped to `(-1, units)`, with
-    the bias as an extra row):
-    - `"frobenius"`: `||W||_F`; the step is the layer's gradient step.
-    - `"spectral"`: the largest singular value; the dual norm is the sum of
-      the gradient's singular values and the step direction its polar factor
-      `U V^T` (as in Muon). Both come from the eigendecomposition of the
-      gradient's small Gram matrix, regularized below the float rounding
-      of that matrix (`layer_norms.spectral_measure`): the dual norm `d`
-      used is a lower bound of the nuclear norm (measured 0.5 % below it
-      on float32 mini-batch gradients), and the direction `u` has
-      `||u||_2 <= 1` and `<G, u> = d`, so that the descent guarantee above
-      holds exactly with `d`. Only the chosen layer's direction is built.
-
-    `scale="architecture"` multiplies layer `i`'s norm by
-    `c_i = R_i * prod_{j > i} max(1, ||W_j||_2)`, the reconstruction of the
-    paper's parameter-dependent norm: the growth of the gradient's Lipschitz
-    constant with the input size and with the later layers' weights moves
-    into the norm, so that one `L` can hold everywhere. `R_i` is
-    `sqrt(rows of W_i)`, the norm of an input whose entries (and bias 1)
-    are of size 1 (tanh or sigmoid units, standardized data); later layers
-    are the later groups in the model's variable order (exact for a chain of
-    layers); `||W_j||_2` is estimated by warm-started power iteration. The
-    dual norm is then divided by `c_i` and the step by `c_i^2`.
+    Adaptive or fixed smoothness. By default (`smoothness="adaptive"`)
+    DSGD estimates every `L_i` as it trains, from the curvature along the
+    layer's last step (derived in the module docstring). On full (or
+    large) batches this needs no tuning, and at `learning_rate=1` the loss
+    cannot diverge. On small mini-batches the gradient noise biases the
+    estimate upwards, the steps shrink and training stalls: pass a fixed
+    `smoothness` there, with `learning_rate` of about 0.25 to 0.5 or a
+    decaying schedule, since the layer is chosen and moved with the same
+    mini-batch gradient and the guarantee holds only in expectation, up to
+    the gradient noise.
 
     Layers: the variables whose paths share everything before the last `/`
     (`"dense_1/kernel"`, `"dense_1/bias"`) form one layer, in the order of
-    their first variable; `groups` lists other groupings by path.
-    `layer_names` holds the groups' names after `build()`, and the
+    their first variable, and one matrix `W` (the kernel reshaped to
+    `(-1, units)`, the bias an extra row); `groups` lists other groupings
+    by path. After `build()`, `layer_names` holds the layers' names, the
     optimizer variable `chosen_layer` the index of the layer the last step
-    updated (-1 before the first step, and after a step skipped for a
-    non-finite gradient or dual norm);
+    updated (-1 before the first step and after a skipped step;
     `keras_constrained.callbacks.LayerChoiceLogger` records it at every
-    step.
-
-    Mini-batch (stochastic) training: the layer is chosen and moved with the
-    same mini-batch gradient. The guarantee then holds in expectation up to
-    the gradient noise, so with a fixed `L` use `learning_rate` of about
-    0.25 to 0.5, or a decaying schedule.
+    step), and with adaptive smoothness `layer_smoothness` the current
+    `L_i` (0 before a layer's first step).
 
     A step is skipped where a gradient or a dual norm is not finite (a
     batch holding NaN or inf, a diverged loss, a failed
     eigendecomposition): the weights and the optimizer's state stay as they
-    were, the adaptive smoothness estimate included (`layer_smoothness`,
-    the last steps, and the pending measurement of the last step taken,
-    which the next finite step makes as if the skipped batch had not been
-    there). Only `chosen_layer` changes, to -1, and `iterations` counts
-    the batch, as Keras' own optimizers and the Langevin optimizers count
-    every batch (a learning-rate schedule runs on it). Keras still applies
-    each variable's constraint after the step, as after every step: a
-    projection of weights already on their set, which changes them by
-    rounding at most. The first skipped step warns (once per optimizer,
-    from inside compiled train steps through a host callback), except
+    were, the adaptive estimate included. Only `chosen_layer` changes, to
+    -1, and `iterations` counts the batch, as Keras' own optimizers and the
+    Langevin optimizers count every batch (a learning-rate schedule runs on
+    it). Keras still applies each variable's constraint after the step: a
+    projection of weights already on their set. The first skipped step
+    warns (once per optimizer, also inside compiled train steps), except
     under TensorFlow with XLA (`jit_compile=True`, Keras' default for
-    TensorFlow on a GPU), which compiles no callback.
+    TensorFlow on a GPU), which compiles no host callback.
 
     Args:
         learning_rate: float, schedule or callable: the step multiplier
-            `alpha`, 1 for the full-batch method.
-        smoothness: `"adaptive"` (estimated as above), or a fixed `L`: a
-            positive float, the constant of every layer, or a list of one
-            per layer (in the order of `layer_names`). With one fixed `L`
-            the choice of layer does not depend on it.
-        norm: `"frobenius"` or `"spectral"`, every layer's norm.
-        scale: `"none"` or `"architecture"`, the scale `c_i` above.
+            `alpha` of the step `alpha / L_i`; 1 is the full step of the
+            descent lemma.
+        smoothness: `"adaptive"` (estimated while training), or a fixed
+            `L`: a positive float, the constant of every layer, or a list
+            of one per layer (in the order of `layer_names`). With one
+            fixed `L` the choice of layer does not depend on it.
+        norm: every layer's norm. `"spectral"`: the largest singular value
+            of `W`; the dual norm is the sum of the gradient's singular
+            values and the step direction its polar factor `U V^T` (as in
+            Muon). Every step needs every layer's nuclear norm, which costs
+            much more than an SGD step at small batches (the cost depends
+            on the layers' shapes, not on the batch). `"frobenius"`:
+            `||W||_F`; the step is the layer's gradient step.
+        scale: `"none"`, or `"architecture"`: layer `i`'s norm times
+            `c_i = sqrt(rows of W_i) * prod_{j > i} max(1, ||W_j||_2)`, the
+            paper's parameter-dependent norm, so that one `L` can hold for
+            every layer (module docstring).
         groups: `None` or a list of lists of variable paths, each list one
             layer; variables not listed are grouped by layer.
-        **kwargs: the arguments of `keras.optimizers.Optimizer`
-            (`clipnorm`, `gradient_accumulation_steps`, `name`, ...);
-            `weight_decay` is refused, since it would move every layer.
+        name: the optimizer's name.
+        {{base_optimizer_keyword_args}}
+            DSGD refuses `weight_decay`, since it would move every layer.
 
     Example:
 
@@ -369,7 +368,7 @@ class DSGD(keras.optimizers.Optimizer):
             growth.append(maximum(norm, 1.0))
             vectors.append(v_new)
         # The products of the later layers' growths, built from the end
-        # (`ops.cumprod` is float32 for float64 under torch, Keras 3.15).
+        # (`ops.cumprod` is float32 for float64 under torch).
         later = [ops.ones((), self._compute_dtype)]
         for factor in reversed(growth):
             later.insert(0, factor * later[0])
@@ -597,3 +596,6 @@ class DSGD(keras.optimizers.Optimizer):
         config.update({"smoothness": self.smoothness, "norm": self.norm,
                        "scale": self.scale, "groups": self.groups})
         return config
+
+
+fill_keyword_args(DSGD)

@@ -28,9 +28,10 @@ from keras_constrained._backend.ops import identity
 from keras_constrained._backend.ops import matmul
 from keras_constrained._backend.ops import maximum
 
-# `tau` in units of `eps * lambda_max` (`spectral_measure`): the rounding of
-# a float32 Gram matrix of a 785 x 256 gradient and of its eigenvalues was
-# measured at 1 to 5 of these units; 32 keeps `||u||_2 <= 1` with a margin.
+# `tau` in units of `eps * lambda_max` (`spectral_measure`): several times
+# the rounding of a float32 Gram matrix of a layer's gradient and of its
+# eigenvalues, which keeps `||u||_2 <= 1` with a margin
+# (benchmarks/README.md, "DSGD's constants").
 ROUNDING_UNITS = 32.0
 
 
@@ -116,9 +117,8 @@ def spectral_measure(g):
     `tau = 32 eps lambda_max` (`eps` the unit roundoff of `g`'s dtype, plus
     the smallest normal number so that `g = 0` divides by no zero).
     `scale = power_of_two_scale(g)`: `A` of `g` itself overflows float32
-    from entries of 1.8e19 (measured: the gradients of a diverged ReLU
-    network on scikit-learn's digits, whose steps DSGD then skipped as
-    non-finite), and dividing by a power of two changes no rounding.
+    from entries of 1.8e19, which the gradients of a diverged network
+    reach, and dividing by a power of two changes no rounding.
 
     Why the Gram matrix: for `X` of `m x n` (`m >= n`) it costs `m n^2`
     multiply-adds and its eigendecomposition `O(n^3)` in one LAPACK call,
@@ -160,9 +160,7 @@ def spectral_dual_norm(lam, tau):
     `0 <= phi_i < 1`, so `d <= ||g||_*`; `1 - phi_i < 0.32 (tau /
     sigma_i^2)^3`, so singular values above `sqrt(10 tau)` (in float32
     `0.006 sigma_max`) count to 3e-4, and `||g||_* - d` is at most that
-    plus the sum of the singular values below `sqrt(10 tau)`. Measured on
-    float32 mini-batch gradients of a 784-256-256-10 tanh MLP (batch 128,
-    rank 128): `d` 0.5 % below the exact nuclear norm.
+    plus the sum of the singular values below `sqrt(10 tau)`.
     """
     s = lam / (lam + tau)
     return ops.sum(lam / ops.sqrt(lam + tau) * _polish(s))
@@ -176,11 +174,10 @@ def polar_direction(g, lam, v, tau, scale, size=1.0):
     `spectral_dual_norm`), the polar factor `U V^T` up to the singular
     values below about `sqrt(tau)`, which it shrinks towards 0.
 
-    What DSGD's descent bound uses holds: `||u||_2 <= 1` (to rounding) and
-    `<g, u> = spectral_dual_norm(...)` (to rounding, measured 2e-4 relative
-    in float32). The rounding of `A` can leave singular values of
-    `g (A + tau I)^{-1/2}` slightly above 1 (measured: 2e-5 in float32);
-    the one Newton-Schulz step `p`, taken on the matrix itself rather than
+    What DSGD's descent bound uses holds: `||u||_2 <= 1` and
+    `<g, u> = spectral_dual_norm(...)`, both to rounding. The rounding of
+    `A` can leave singular values of `g (A + tau I)^{-1/2}` slightly above
+    1; the one Newton-Schulz step `p`, taken on the matrix itself rather than
     on `A`'s eigenvalues, maps `1 + d` to `1 + 2.5 d^3` and converges the
     singular values near 1, at the cost of `2 m n^2 + n^3` multiply-adds.
     """

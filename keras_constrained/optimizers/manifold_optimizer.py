@@ -22,6 +22,7 @@ from keras_constrained._validation import check_learning_rate
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import project_onto_sets
 from keras_constrained.constraints.euclidean import Euclidean
+from keras_constrained.optimizers._docs import fill_keyword_args
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,13 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
     model.compile(optimizer=RiemannianMomentum(0.1), loss="mse")
     model.fit(numpy.ones((8, 4)), numpy.zeros((8, 3)), verbose=0)
     ```
+
+    Args:
+        learning_rate: a finite float > 0, a schedule or a callable: the
+            `learning_rate` that `integrate` gets at every step.
+        {{base_optimizer_keyword_args}}
+            `weight_decay` skips the variables with a manifold constraint;
+            `name` is one of these arguments too.
     """
 
     slot_names = ()
@@ -115,7 +123,7 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
                 constraint = Euclidean()
             # One step function per geometry: TensorFlow compiles a function
             # once per input shape, so the 20 equal kernels of a deep MLP
-            # share one XLA compilation (a first step of 600 s went to 10 s).
+            # share one XLA compilation (benchmarks/README.md, first_step.py).
             key = _geometry_key(constraint)
             if key not in steps:
                 steps[key] = fused_update(functools.partial(
@@ -152,8 +160,8 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
             overwrite = (
                 self.iterations + 1) % self.ema_overwrite_frequency == 0
         # Keras projects every variable with a constraint after the step
-        # and offers no way to skip it (Keras 3.15); the steps here already
-        # land on the sets, so the constraints are set aside for the step.
+        # and offers no way to skip it; the steps here already land on the
+        # sets, so the constraints are set aside for the step.
         # This is the one place that touches the model's variables so.
         variables = self._manifold_variables()
         constraints = [v.constraint for v in variables]
@@ -257,3 +265,6 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
     def integrate(self, geometry, q, slots, gradient, learning_rate,
                   **inputs):
         raise NotImplementedError
+
+
+fill_keyword_args(ManifoldOptimizer)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_constrained._validation import check_positive
+from keras_constrained.optimizers._docs import fill_keyword_args
 from keras_constrained.optimizers.constrained_langevin import (
     ConstrainedLangevin,
 )
@@ -68,9 +69,9 @@ class OverdampedLangevin(ConstrainedLangevin):
             `exp(-loss / T)`. `posterior_temperature(N)` (`1 / N`) makes it
             the Bayesian posterior for a mean loss over `N` examples.
         seed: int or None, seeds the optimizer's noise (per backend).
-        **kwargs: the arguments of `keras.optimizers.Optimizer`
-            (`clipnorm`, `gradient_accumulation_steps`, `weight_decay`,
-            `loss_scale_factor`, `name`, ...).
+        name: the optimizer's name.
+        {{base_optimizer_keyword_args}}
+            `weight_decay` skips the variables with a manifold constraint.
 
     Example:
 
@@ -133,3 +134,6 @@ class OverdampedLangevin(ConstrainedLangevin):
             displacement += ops.sqrt(2.0 * h * self.temperature) * noise
         q_new, _ = geometry.move(q, displacement, 1.0)
         return q_new, slots
+
+
+fill_keyword_args(OverdampedLangevin)

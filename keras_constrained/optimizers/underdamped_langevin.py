@@ -9,6 +9,7 @@ from keras_constrained._validation import check_choice
 from keras_constrained._validation import check_non_negative
 from keras_constrained._validation import check_positive
 from keras_constrained._validation import check_real
+from keras_constrained.optimizers._docs import fill_keyword_args
 from keras_constrained.optimizers.constrained_langevin import (
     ConstrainedLangevin,
 )
@@ -101,9 +102,9 @@ class UnderdampedLangevin(ConstrainedLangevin):
             the Bayesian posterior for a mean loss over `N` examples.
         scheme: `"BAOAB"` or `"OBA"`, the splitting (see above).
         seed: int or None, seeds the optimizer's noise (per backend).
-        **kwargs: the arguments of `keras.optimizers.Optimizer`
-            (`clipnorm`, `gradient_accumulation_steps`, `weight_decay`,
-            `loss_scale_factor`, `name`, ...).
+        name: the optimizer's name.
+        {{base_optimizer_keyword_args}}
+            `weight_decay` skips the variables with a manifold constraint.
 
     Example:
 
@@ -241,3 +242,6 @@ class UnderdampedLangevin(ConstrainedLangevin):
         config = super().get_config()
         config.update({"friction": self.friction, "scheme": self.scheme})
         return config
+
+
+fill_keyword_args(UnderdampedLangevin)
