@@ -16,9 +16,9 @@ other examples of the batch: training needs the whole batch in memory at
 once, small batches give noisy statistics, and inference has to switch to
 running averages, a different function from the one trained.
 
-`keras_constrained.layers.BatchlessNormalization` (Berger, "Batchless
-Normalization", arXiv:2212.14729) makes the mean `mu` and standard
-deviation `sigma` of every channel ordinary trainable weights:
+`kc.layers.BatchlessNormalization` (Berger, "Batchless Normalization",
+arXiv:2212.14729) makes the mean `mu` and standard deviation `sigma` of
+every channel ordinary trainable weights:
 
 ```
 outputs = gamma * (x - sg(mu)) / sg(sigma) + beta
@@ -34,11 +34,11 @@ with `gradient_accumulation_steps=128` (exactly the same update, in a
 fraction of the memory), and training and inference compute the same
 function.
 
-`keras_constrained.layers.WeightNormalization` (Salimans and Kingma,
-arXiv:1602.07868) takes another road to the same independence: it
-normalizes the *weights*, `w = g * v / ||v||` per output unit, and uses the
-data only once, to initialize `g` and the bias so that each unit starts
-with standardized pre-activations.
+`kc.layers.WeightNormalization` (Salimans and Kingma, arXiv:1602.07868)
+takes another road to the same independence: it normalizes the *weights*,
+`w = g * v / ||v||` per output unit, and uses the data only once, to
+initialize `g` and the bias so that each unit starts with standardized
+pre-activations.
 
 We train one small CNN on Fashion-MNIST four ways (no normalization,
 `BatchNormalization`, `BatchlessNormalization`, `WeightNormalization`) at
@@ -64,11 +64,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import keras
-import keras_constrained
-from keras_constrained.layers import BatchlessNormalization
-from keras_constrained.layers import BatchlessSequential
-from keras_constrained.layers import WeightNormalization
-from keras_constrained.layers import initialize_from_data
+import keras_constrained as kc
 
 print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
@@ -104,15 +100,14 @@ SEEDS = [0] if SMOKE_TEST else [0, 1, 2]
 """
 ## The data
 
-`keras_constrained.datasets.load_fashion_mnist()` returns NumPy arrays like
-`keras.datasets.fashion_mnist.load_data()`, from local copies of the
-original files when they exist (Debian's `dataset-fashion-mnist`), so no
-network is needed. Pixels are scaled to [0, 1]. Each seed trains on its own
-random subset of the training split.
+`kc.datasets.load_fashion_mnist()` returns NumPy arrays like
+`keras.datasets.fashion_mnist.load_data()`, read from the local copy of the
+original files in Debian's `dataset-fashion-mnist` package where it is
+installed (no network needed), downloaded otherwise. Pixels are scaled to
+[0, 1]. Each seed trains on its own random subset of the training split.
 """
 
-(x_all, y_all), (x_test, y_test) = (
-    keras_constrained.datasets.load_fashion_mnist())
+(x_all, y_all), (x_test, y_test) = kc.datasets.load_fashion_mnist()
 x_test = x_test[:N_TEST, ..., None].astype("float32") / 255.0
 y_test = y_test[:N_TEST].astype("int32")
 
@@ -136,11 +131,11 @@ def hidden_layers(normalization):
     """The hidden layers; `normalization` is None, "bn", "bln" or "wn"."""
     def block(layer):
         if normalization == "wn":
-            return [WeightNormalization(layer)]
+            return [kc.layers.WeightNormalization(layer)]
         if normalization == "bn":
             return [layer, keras.layers.BatchNormalization()]
         if normalization == "bln":
-            return [layer, BatchlessNormalization()]
+            return [layer, kc.layers.BatchlessNormalization()]
         return [layer]
 
     return [
@@ -157,9 +152,9 @@ def hidden_layers(normalization):
 
 def make_model(normalization, batch_size, seed):
     keras.utils.set_random_seed(seed)  # the same start for every variant
-    # BatchlessSequential is keras.Sequential that also logs the layers'
-    # NLL terms as `bln_nll`, so the task loss reads apart from them.
-    model_class = (BatchlessSequential if normalization == "bln"
+    # kc.layers.BatchlessSequential is keras.Sequential that also logs the
+    # layers' NLL terms as `bln_nll`, so the task loss reads apart from them.
+    model_class = (kc.layers.BatchlessSequential if normalization == "bln"
                    else keras.Sequential)
     model = model_class([keras.Input((28, 28, 1)),
                          *hidden_layers(normalization),
@@ -176,11 +171,12 @@ def make_model(normalization, batch_size, seed):
 
 """
 Both new layers take a data-dependent initialization, which
-`initialize_from_data` runs layer by layer in depth order on a sample of
-training images: each `BatchlessNormalization` gets the mean and standard
-deviation of its inputs as `mu` and `sigma`, and each `WeightNormalization`
-sets its gain and bias so that its pre-activations have zero mean and unit
-variance on the sample. It is an explicit call, once, before `fit`.
+`kc.layers.initialize_from_data` runs layer by layer in depth order on a
+sample of training images: each `BatchlessNormalization` gets the mean and
+standard deviation of its inputs as `mu` and `sigma`, and each
+`WeightNormalization` sets its gain and bias so that its pre-activations
+have zero mean and unit variance on the sample. It is an explicit call,
+once, before `fit`.
 """
 
 VARIANTS = {"none": None, "BatchNormalization": "bn",
@@ -237,7 +233,7 @@ for seed in SEEDS:
     for batch_size in BATCH_SIZES:
         for name, normalization in VARIANTS.items():
             model = make_model(normalization, batch_size, seed)
-            initialize_from_data(model, x_train[:N_INIT])
+            kc.layers.initialize_from_data(model, x_train[:N_INIT])
             start = time.perf_counter()
             history = model.fit(x_train, y_train, batch_size=batch_size,
                                 epochs=EPOCHS,
@@ -304,9 +300,9 @@ columns are means over the seeds.
 The loss that `fit` logs with `BatchlessNormalization` includes the layers'
 negative log-likelihood terms, which train each layer's Gaussian and have
 nothing to do with the task: it can rise while the task loss falls.
-`BatchlessSequential` logs those terms as `bln_nll`, so the table also shows
-the last epoch's logged loss, its `bln_nll` part, the task loss (the
-difference) and the test loss.
+`kc.layers.BatchlessSequential` logs those terms as `bln_nll`, so the table
+also shows the last epoch's logged loss, its `bln_nll` part, the task loss
+(the difference) and the test loss.
 """
 
 print(f"\n{keras.config.backend()} backend, seeds {SEEDS}")

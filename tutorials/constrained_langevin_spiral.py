@@ -26,9 +26,9 @@ claim: an MLP 2-100-100-2 with ReLU, initialized like PyTorch's `Linear`
 (uniform in `+-1/sqrt(fan_in)`), full-batch steps of size `h = 0.1` for
 10,000 steps, and a bound on the magnitude of every weight of every kernel.
 
-The constraint is `keras_constrained.constraints.MagnitudeBound(r)`, every
-weight in `[-r, r]`. The optimizer for the constrained and the Langevin
-runs is `keras_constrained.optimizers.OverdampedLangevin(h, temperature=T)`:
+The constraint is `kc.constraints.MagnitudeBound(r)`, every weight in
+`[-r, r]`. The optimizer for the constrained and the Langevin runs is
+`kc.optimizers.OverdampedLangevin(h, temperature=T)`:
 
 ```
 w <- w - h * gradient + sqrt(2 * h * T) * normal()
@@ -60,9 +60,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import keras
-import keras_constrained
-from keras_constrained import constraints
-from keras_constrained import optimizers
+import keras_constrained as kc
 
 print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
@@ -101,16 +99,15 @@ GRID_POINTS = 40 if SMOKE_TEST else 300
 """
 ## The data
 
-`keras_constrained.datasets.spiral` draws two interleaved spiral arms, one
-per class (1.75 turns, Gaussian noise of standard deviation 0.06 on each
-coordinate). Training and test points are independent draws: 100 training
-points, as in the paper, and 2000 test points.
+`kc.datasets.spiral` draws two interleaved spiral arms, one per class
+(1.75 turns, Gaussian noise of standard deviation 0.06 on each coordinate).
+Training and test points are independent draws: 100 training points, as in
+the paper, and 2000 test points.
 """
 
 
 def load(seed):
-    return keras_constrained.datasets.spiral(n_train=100, n_test=2000,
-                                             seed=seed)
+    return kc.datasets.spiral(n_train=100, n_test=2000, seed=seed)
 
 
 (x_train, y_train), (x_test, y_test) = load(DATA_SEED)
@@ -180,15 +177,15 @@ METHODS = {
         optimizer=lambda: keras.optimizers.SGD(STEP_SIZE),
         regularizer=lambda: keras.regularizers.L2(L2)),
     "C-SGD": dict(
-        optimizer=lambda: optimizers.OverdampedLangevin(STEP_SIZE),
-        constraint=lambda: constraints.MagnitudeBound(RADIUS)),
+        optimizer=lambda: kc.optimizers.OverdampedLangevin(STEP_SIZE),
+        constraint=lambda: kc.constraints.MagnitudeBound(RADIUS)),
     "SGLD": dict(
-        optimizer=lambda: optimizers.OverdampedLangevin(
+        optimizer=lambda: kc.optimizers.OverdampedLangevin(
             STEP_SIZE, temperature=TEMPERATURE, seed=NOISE_SEED)),
     "C-SGLD": dict(
-        optimizer=lambda: optimizers.OverdampedLangevin(
+        optimizer=lambda: kc.optimizers.OverdampedLangevin(
             STEP_SIZE, temperature=TEMPERATURE, seed=NOISE_SEED),
-        constraint=lambda: constraints.MagnitudeBound(RADIUS)),
+        constraint=lambda: kc.constraints.MagnitudeBound(RADIUS)),
 }
 if SMOKE_TEST:
     METHODS = {method: METHODS[method] for method in ("SGD", "C-SGLD")}

@@ -10,15 +10,17 @@ Accelerator: None
 """
 ## Introduction
 
-Every constraint in `keras_constrained.constraints` is an ordinary Keras
-`Constraint`, and its `__call__` is the *exact* projection onto its set:
+Every constraint in `kc.constraints` is an ordinary Keras `Constraint`, and
+its `__call__` is the *exact* projection onto its set:
 
-- `Orthogonal()`: the nearest kernel with orthonormal columns (or rows, for a
-  wide kernel), i.e. all singular values equal to 1;
-- `Sphere(radius)`: every output unit's incoming weight vector rescaled to
-  norm `radius` (explicit weight normalization);
-- `MagnitudeBound(radius)`: every weight clipped to `[-radius, radius]`;
-- `SparsityMask(mask)`: the weights outside a fixed pattern set to 0.
+- `kc.constraints.Orthogonal()`: the nearest kernel with orthonormal columns
+  (or rows, for a wide kernel), i.e. all singular values equal to 1;
+- `kc.constraints.Sphere(radius)`: every output unit's incoming weight
+  vector rescaled to norm `radius` (explicit weight normalization);
+- `kc.constraints.MagnitudeBound(radius)`: every weight clipped to
+  `[-radius, radius]`;
+- `kc.constraints.SparsityMask(mask)`: the weights outside a fixed pattern
+  set to 0.
 
 After each optimizer step, Keras replaces every variable that has a
 constraint by `constraint(variable)`. So passing one of these constraints as
@@ -56,8 +58,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import keras
-import keras_constrained
-from keras_constrained import constraints
+import keras_constrained as kc
 
 print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
@@ -88,11 +89,10 @@ HIDDEN_UNITS = 100 if SMOKE_TEST else 1000
 """
 ## The data
 
-`keras_constrained.datasets.load_fashion_mnist()` returns NumPy arrays like
-`keras.datasets.fashion_mnist.load_data()`. It reads local copies of the
-original files first (Debian's `dataset-fashion-mnist` package puts them in
-`/usr/share/datasets/fashion-mnist`), so no network is needed where they
-are installed; elsewhere it downloads them.
+`kc.datasets.load_fashion_mnist()` returns NumPy arrays like
+`keras.datasets.fashion_mnist.load_data()`, read from the local copy of the
+original files in Debian's `dataset-fashion-mnist` package where it is
+installed (no network needed), downloaded otherwise.
 
 We scale the pixels to [0, 1], flatten the images, and take a fixed random
 subset of 10,000 training images, as the paper does. (The paper tests on
@@ -100,8 +100,7 @@ the other 50,000 training images as well; we use the official 10,000-image
 test split.)
 """
 
-(x_train, y_train), (x_test, y_test) = (
-    keras_constrained.datasets.load_fashion_mnist())
+(x_train, y_train), (x_test, y_test) = kc.datasets.load_fashion_mnist()
 subset = np.random.default_rng(SEED).permutation(len(x_train))[:N_TRAIN]
 x_train = x_train[subset].reshape(-1, 28 * 28).astype("float32") / 255.0
 y_train = y_train[subset]
@@ -173,12 +172,14 @@ The constraints:
 VARIANTS = {
     "unconstrained": lambda: make_model(pytorch_init),
     "Orthogonal": lambda: make_model(
-        "orthogonal", constraints.Orthogonal(), constraints.Orthogonal()),
+        "orthogonal", kc.constraints.Orthogonal(),
+        kc.constraints.Orthogonal()),
     "Sphere(1.0)": lambda: make_model(
-        pytorch_init, constraints.Sphere(1.0), constraints.Sphere(1.0)),
+        pytorch_init, kc.constraints.Sphere(1.0),
+        kc.constraints.Sphere(1.0)),
     "MagnitudeBound(0.05/0.1)": lambda: make_model(
-        pytorch_init, constraints.MagnitudeBound(0.05),
-        constraints.MagnitudeBound(0.1)),
+        pytorch_init, kc.constraints.MagnitudeBound(0.05),
+        kc.constraints.MagnitudeBound(0.1)),
 }
 
 """
@@ -401,7 +402,7 @@ Its table:
 
 ## Conclusion
 
-Passing a `keras_constrained` constraint as `kernel_constraint=` is all it
+Passing a `kc.constraints` constraint as `kernel_constraint=` is all it
 takes to train on the constraint set with a stock Keras optimizer, on any
 backend: Keras projects the weights after every step, so they never leave
 the set. Which constraint helps is a modelling question: in this run the

@@ -28,10 +28,10 @@ knob, and a monotone loss curve tells you it is valid. With the spectral
 norm the duality map is `||G||_nuclear * U V^T` (the direction Muon uses),
 and with the Frobenius norm it is the plain gradient.
 
-`keras_constrained.optimizers.DSGD` implements it as an ordinary Keras
-optimizer (it works in `model.fit` on JAX, TensorFlow and PyTorch), and
-`keras_constrained.callbacks.LayerChoiceLogger` records which layer each
-step moved. We compare it with `SGD`, `Adam` and Keras' `Muon`:
+`kc.optimizers.DSGD` implements it as an ordinary Keras optimizer (it
+works in `model.fit` on JAX, TensorFlow and PyTorch), and
+`kc.callbacks.LayerChoiceLogger` records which layer each step moved. We
+compare it with `SGD`, `Adam` and Keras' `Muon`:
 
 1. on a small tanh regression network trained with full batches, where the
    theory applies as it stands;
@@ -135,9 +135,10 @@ A 20-64-64-1 tanh network fits a smooth random teacher on 256 points in
 DSGD's norm here is the spectral norm with `scale="architecture"`: each
 layer's norm is multiplied by `sqrt(fan_in + 1)` times the spectral norms
 (at least 1) of all later layers. This is the parameter-dependent norm of the
-paper as our notes reconstruct it: the gradient's Lipschitz constant grows
-with the input size and with the later layers' weights, and the scale moves
-that growth into the norm, so that one constant `L` can hold everywhere.
+paper as we reconstruct it (the docstring of `kc.optimizers.DSGD` gives the
+formula): the gradient's Lipschitz constant grows with the input size and
+with the later layers' weights, and the scale moves that growth into the
+norm, so that one constant `L` can hold everywhere.
 """
 
 rng = np.random.default_rng(0)
@@ -160,9 +161,10 @@ def tanh_mlp(seed):
 ### Choosing `L`
 
 `L` is DSGD's only knob. Take the smallest `L` whose full-batch loss never
-goes up, from every seed's initial weights: a smaller `L` means longer steps, and a loss that rises shows that
-the descent lemma, hence `L`, is violated. With one global `L` the choice of
-layer at a given point does not depend on `L`; only the step length does.
+goes up, from every seed's initial weights: a smaller `L` means longer
+steps, and a loss that rises shows that the descent lemma, hence `L`, is
+violated. With one global `L` the choice of layer at a given point does not
+depend on `L`; only the step length does.
 """
 
 sweep = {}
@@ -291,12 +293,13 @@ plot_choices(first_seed(full_batch), ["hidden_1", "hidden_2", "output"],
 
 A 784-128-128-10 tanh network on 10,240 training images (80 batches of
 128, so that the last batch of an epoch does not trigger a new
-compilation), 5 epochs (400 steps), softmax cross-entropy. With mini-batches DSGD chooses
-and moves the layer with the same noisy gradient, so the guarantee holds
-only up to the gradient noise: we halve the step with `learning_rate=0.5`
-(the multiplier `alpha` of the step `alpha / L`). Two DSGD variants: the
-spectral norm without the architecture scale, `L = 3`, and with it,
-`L = 0.03` (picked from {1, 3} and {0.01, 0.03} in a 3-epoch trial).
+compilation), 5 epochs (400 steps), softmax cross-entropy. With
+mini-batches DSGD chooses and moves the layer with the same noisy gradient,
+so the guarantee holds only up to the gradient noise: we halve the step
+with `learning_rate=0.5` (the multiplier `alpha` of the step `alpha / L`).
+Two DSGD variants: the spectral norm without the architecture scale,
+`L = 3`, and with it, `L = 0.03` (picked from {1, 3} and {0.01, 0.03} in a
+3-epoch trial).
 """
 
 (x_train, y_train), (x_test, y_test) = kc.datasets.load_fashion_mnist()
@@ -363,7 +366,8 @@ DSGD the steps each layer got, summed over the seeds.
 """
 
 print(f"\n{keras.config.backend()} backend, seeds {SEEDS}")
-print(f"{'setting':>10} | {'optimizer':>30} | {'final loss: mean (min-max)':>28}"
+print(f"{'setting':>10} | {'optimizer':>30} | "
+      f"{'final loss: mean (min-max)':>28}"
       f" | {'test acc: mean ± std (min-max)':>31} | {'seconds':>7} | "
       "steps per layer")
 for setting, results in (("full batch", full_batch),
@@ -469,14 +473,14 @@ What holds on all three backends and every seed:
   82.7% for Muon and 81.3% to 81.6% for SGD) and the lowest mean training
   loss, again moving mostly the first hidden layer (about 91% of the steps)
   and never the output layer. With the architecture scale it moved the
-  output layer at 99.3% to 99.6% of the steps: the scale of the first layer includes
-  `sqrt(785) = 28` (the pixels are in [0, 1], so this bound on the input
-  norm is loose) and those of the hidden layers the spectral norms of the
-  layers after them, which shrinks their steps and scores by the squares of
-  those factors. It trained worst of the five (79% test accuracy). How
-  much of that is our reconstruction of the scale (section 1.5 of the
-  research notes: its exact form could not be checked against the paper)
-  rather than the method, we cannot say.
+  output layer at 99.3% to 99.6% of the steps: the scale of the first
+  layer includes `sqrt(785) = 28` (the pixels are in [0, 1], so this bound
+  on the input norm is loose) and those of the hidden layers the spectral
+  norms of the layers after them, which shrinks their steps and scores by
+  the squares of those factors. It trained worst of the five (79% test
+  accuracy). How much of that is our reconstruction of the scale (its
+  exact form could not be checked against the paper) rather than the
+  method, we cannot say.
 - **Cost.** DSGD pays one full backward pass for one layer's move, and the
   spectral norm needs every layer's nuclear norm at every step: the
   eigenvalues of each gradient's small Gram matrix (`m n^2` multiply-adds

@@ -28,12 +28,12 @@ discretizations:
   `d y_N / d y_{N-l}`, through which every weight gradient passes, have
   norm at least 1 at any depth: gradients cannot vanish.
 
-`keras_constrained.layers.Hamiltonian` is a whole H-DNN. Here we train H1
-and H2 of depth 4 and 32 on the paper's three 2-D sets, with 2000
-training and 2000 test points and a state of size 4 (the 2-D point is
-padded with zeros: `y_0 = (x_1, 0, 0, x_2)`), each with three seeds, and
-then look at the sensitivity norms of deep trained networks against a
-residual and a plain MLP of the same depth.
+`kc.layers.Hamiltonian` is a whole H-DNN. Here we train H1 and H2 of depth 4
+and 32 on the paper's three 2-D sets, with 2000 training and 2000 test
+points and a state of size 4 (the 2-D point is padded with zeros:
+`y_0 = (x_1, 0, 0, x_2)`), each with three seeds, and then look at the
+sensitivity norms of deep trained networks against a residual and a plain
+MLP of the same depth.
 """
 
 """
@@ -53,9 +53,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import keras
-import keras_constrained
-from keras_constrained.layers import Hamiltonian
-from keras_constrained.layers import sensitivity_norms
+import keras_constrained as kc
 
 print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
@@ -79,12 +77,9 @@ script uses 200 points, one data set, depth 4 and one seed only.
 
 SMOKE_TEST = bool(keras.config.max_steps_per_epoch())
 DATASETS = {
-    "swiss roll": (keras_constrained.datasets.swiss_roll, (-1.2, 1.2),
-                   (-1.2, 1.2)),
-    "double circles": (keras_constrained.datasets.double_circles, (-5, 5),
-                       (-5, 5)),
-    "double moons": (keras_constrained.datasets.double_moons, (-2, 5),
-                     (-1, 2)),
+    "swiss roll": (kc.datasets.swiss_roll, (-1.2, 1.2), (-1.2, 1.2)),
+    "double circles": (kc.datasets.double_circles, (-5, 5), (-5, 5)),
+    "double moons": (kc.datasets.double_moons, (-2, 5), (-1, 2)),
 }
 if SMOKE_TEST:
     DATASETS = {"swiss roll": DATASETS["swiss roll"]}
@@ -101,10 +96,11 @@ INTEGRATORS = {"H1": "forward_euler", "H2": "semi_implicit"}
 """
 ## The model
 
-`Hamiltonian(depth, step_size, integrator, state_size=4)` takes the 2-D
-points, pads them into the 4-D state and returns the final state `y_N`; a
-`Dense(1)` gives the logit. H1 uses the paper's `J1 = [[0, I], [-I, 0]]`.
-Kernels and biases start from `N(0, 1)`, as in the paper's code.
+`kc.layers.Hamiltonian(depth, step_size, integrator, state_size=4)` takes
+the 2-D points, pads them into the 4-D state and returns the final state
+`y_N`; a `Dense(1)` gives the logit. H1 uses the paper's
+`J1 = [[0, I], [-I, 0]]`. Kernels and biases start from `N(0, 1)`, as in
+the paper's code.
 
 Every architecture is built and compiled once and, for each data set and
 seed, re-initialized in place (`reinitialize`): compiling the training
@@ -116,9 +112,9 @@ def make_model(integrator, depth, seed=0):
     keras.utils.set_random_seed(seed)
     return keras.Sequential([
         keras.Input((2,)),
-        Hamiltonian(depth, FINAL_TIME / depth, integrator=integrator,
-                    state_size=STATE_SIZE, smoothness_weight=SMOOTHNESS,
-                    name="hdnn"),
+        kc.layers.Hamiltonian(depth, FINAL_TIME / depth,
+                              integrator=integrator, state_size=STATE_SIZE,
+                              smoothness_weight=SMOOTHNESS, name="hdnn"),
         keras.layers.Dense(1, kernel_initializer="zeros",
                            kernel_regularizer=keras.regularizers.L2(1e-4)),
     ])
@@ -196,8 +192,9 @@ for name, (load, xlim, ylim) in DATASETS.items():
                         model(grid))
                 if name == sensitivity_name:
                     curves.setdefault(label, []).append(
-                        keras.ops.convert_to_numpy(sensitivity_norms(
-                            model.get_layer("hdnn"), probe)))
+                        keras.ops.convert_to_numpy(
+                            kc.layers.sensitivity_norms(
+                                model.get_layer("hdnn"), probe)))
 
 """
 ## Decision boundaries
@@ -230,16 +227,15 @@ plt.close(fig)
 
 ## Sensitivity norms versus depth
 
-`keras_constrained.layers.sensitivity_norms(layer, x)` returns, for every
-sample, the spectral norm of `d y_N / d y_{N-l}` for `l = 1..N`, from the
-closed-form Jacobians of the layers (no autodiff, so it runs on every
-backend). We compare the trained deepest H1 and H2 on the swiss roll with
-two MLPs of the same depth and state width (Dense layers, Glorot
-initialization, same training): a residual one, `y_{j+1} = y_j + h
-tanh(W_j y_j + c_j)`, and a plain one, `y_{j+1} = tanh(W_j y_j + c_j)` (the
-paper's vanishing-gradient example). Their step Jacobians, `I + h
-diag(tanh') W_j^T` and `diag(tanh') W_j^T`, we compute in NumPy from the
-intermediate states.
+`kc.layers.sensitivity_norms(layer, x)` returns, for every sample, the
+spectral norm of `d y_N / d y_{N-l}` for `l = 1..N`, from the closed-form
+Jacobians of the layers (no autodiff, so it runs on every backend). We
+compare the trained deepest H1 and H2 on the swiss roll with two MLPs of the
+same depth and state width (Dense layers, Glorot initialization, same
+training): a residual one, `y_{j+1} = y_j + h tanh(W_j y_j + c_j)`, and a
+plain one, `y_{j+1} = tanh(W_j y_j + c_j)` (the paper's vanishing-gradient
+example). Their step Jacobians, `I + h diag(tanh') W_j^T` and
+`diag(tanh') W_j^T`, we compute in NumPy from the intermediate states.
 """
 
 

@@ -19,20 +19,19 @@ hops away, sent along the graph's edges. The backward pass has the same
 pattern, so training is distributed as well, and the layer keeps its
 guarantee: the Jacobians are still symplectic.
 
-`keras_constrained.layers.graph_pattern` builds `A + I` from a list of
-edges; `Hamiltonian(kernel_mask=...)` restricts every `K_j` to it (in the
-forward pass and, through the `SparsityMask` constraint, in the stored
-weights). Here: a ring of 8 nodes, state size 16, against the same
-network with dense kernels, on the swiss roll: the hardest of the paper's
-2-D sets for these networks (on double moons both reach 100% and the
-comparison says nothing). Single runs on the swiss roll vary a lot with
-the initialization, so each network is trained from five seeds.
+`kc.layers.graph_pattern` builds `A + I` from a list of edges;
+`kc.layers.Hamiltonian(kernel_mask=...)` restricts every `K_j` to it (in the
+forward pass and, through the `kc.constraints.SparsityMask` constraint, in
+the stored weights). Here: a ring of 8 nodes, state size 16, against the
+same network with dense kernels, on the swiss roll: the hardest of the
+paper's 2-D sets for these networks (on double moons both reach 100% and the
+comparison says nothing). Single runs on the swiss roll vary a lot with the
+initialization, so each network is trained from five seeds.
 
-`keras_constrained.callbacks.SensitivityMonitor` records, after every
-epoch, the smallest and largest backward sensitivity norm
-`||d y_N / d y_{N-l}||` on a fixed batch of test points: the H2 guarantee
-(never below 1) and the growth that the smoothness regularizer holds
-back, watched through training.
+`kc.callbacks.SensitivityMonitor` records, after every epoch, the smallest
+and largest backward sensitivity norm `||d y_N / d y_{N-l}||` on a fixed
+batch of test points: the H2 guarantee (never below 1) and the growth that
+the smoothness regularizer holds back, watched through training.
 """
 
 """
@@ -56,10 +55,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import keras
-import keras_constrained
-from keras_constrained.callbacks import SensitivityMonitor
-from keras_constrained.layers import Hamiltonian
-from keras_constrained.layers import graph_pattern
+import keras_constrained as kc
 
 print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
@@ -82,12 +78,12 @@ DEPTH = 2 if SMOKE_TEST else 8
 STEP_SIZE = 0.5
 EPOCHS = 30
 
-ring = graph_pattern(NODES, [(i, (i + 1) % NODES) for i in range(NODES)])
+ring = kc.layers.graph_pattern(
+    NODES, [(i, (i + 1) % NODES) for i in range(NODES)])
 print(ring.astype(int))
 
-(x_train, y_train), (x_test, y_test) = (
-    keras_constrained.datasets.swiss_roll(n_train=N_POINTS, n_test=N_POINTS,
-                                          seed=0))
+(x_train, y_train), (x_test, y_test) = kc.datasets.swiss_roll(
+    n_train=N_POINTS, n_test=N_POINTS, seed=0)
 
 """
 ## Two models
@@ -98,9 +94,9 @@ def make_model(kernel_mask, seed):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((2,)),
-        Hamiltonian(DEPTH, STEP_SIZE, state_size=2 * NODES,
-                    input_indices=[0, 12], kernel_mask=kernel_mask,
-                    smoothness_weight=5e-4, name="hdnn"),
+        kc.layers.Hamiltonian(DEPTH, STEP_SIZE, state_size=2 * NODES,
+                              input_indices=[0, 12], kernel_mask=kernel_mask,
+                              smoothness_weight=5e-4, name="hdnn"),
         keras.layers.Dense(1, kernel_initializer="zeros"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(0.01),
@@ -116,7 +112,7 @@ models = {}
 for seed in SEEDS:
     for name, mask in networks.items():
         model = make_model(mask, seed)
-        monitor = SensitivityMonitor(x_test[:200])
+        monitor = kc.callbacks.SensitivityMonitor(x_test[:200])
         model.fit(x_train, y_train, batch_size=125, epochs=EPOCHS,
                   verbose=0, callbacks=[monitor])
         accuracies[name].append(

@@ -10,13 +10,13 @@ Accelerator: None
 """
 ## Introduction
 
-For MNIST the H-DNN paper (Galimberti et al., arXiv 2105.13205) uses a
-small model: a 3x3 convolution to 8 channels, then an H-DNN that acts on
-the 8 channels of every pixel separately (a "1x1" Hamiltonian network,
-the same weights at every position), then a linear classifier on the
-flattened 28 x 28 x 8 features. `keras_constrained.layers.Hamiltonian`
-acts on the last axis of its input, so after a channels-last `Conv2D` it
-is exactly this per-pixel network.
+For MNIST the H-DNN paper (Galimberti et al., arXiv 2105.13205) uses a small
+model: a 3x3 convolution to 8 channels, then an H-DNN that acts on the 8
+channels of every pixel separately (a "1x1" Hamiltonian network, the same
+weights at every position), then a linear classifier on the flattened
+28 x 28 x 8 features. `kc.layers.Hamiltonian` acts on the last axis of its
+input, so after a channels-last `Conv2D` it is exactly this per-pixel
+network.
 
 We train it on Fashion-MNIST (a harder drop-in for MNIST) and compare it
 with the same model without the H-DNN (convolution then classifier).
@@ -40,8 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import keras
-import keras_constrained
-from keras_constrained.layers import Hamiltonian
+import keras_constrained as kc
 
 print("Keras", keras.__version__, "with the", keras.config.backend(),
       "backend")
@@ -64,15 +63,14 @@ BATCH_SIZE = 100
 """
 ## The data
 
-`keras_constrained.datasets.load_fashion_mnist()` returns NumPy arrays like
+`kc.datasets.load_fashion_mnist()` returns NumPy arrays like
 `keras.datasets.fashion_mnist.load_data()`, read from the local copy of the
 original files in Debian's `dataset-fashion-mnist` package where it is
 installed (no network needed), downloaded otherwise. The convolution wants
 a channel axis: 28 x 28 x 1.
 """
 
-(x_train, y_train), (x_test, y_test) = (
-    keras_constrained.datasets.load_fashion_mnist())
+(x_train, y_train), (x_test, y_test) = kc.datasets.load_fashion_mnist()
 if SMOKE_TEST:
     x_train, y_train, x_test, y_test = (x_train[:500], y_train[:500],
                                         x_test[:500], y_test[:500])
@@ -90,8 +88,8 @@ def make_model(with_hdnn):
     layers = [keras.Input((28, 28, 1)),
               keras.layers.Conv2D(8, 3, padding="same")]
     if with_hdnn:
-        layers.append(Hamiltonian(DEPTH, STEP_SIZE, smoothness_weight=1e-3,
-                                  name="hdnn"))
+        layers.append(kc.layers.Hamiltonian(
+            DEPTH, STEP_SIZE, smoothness_weight=1e-3, name="hdnn"))
     layers += [keras.layers.Flatten(), keras.layers.Dense(10)]
     model = keras.Sequential(layers)
     model.compile(

@@ -18,13 +18,13 @@ does neither, which is why orthogonal *initialization* helps deep networks.
 But an initialization is only a starting point: training moves the kernels
 away from it.
 
-`keras_constrained.constraints.Orthogonal()` keeps a kernel orthogonal for
-the whole of training, and the constraint-aware optimizers move it *along*
-the set of orthogonal matrices (the Stiefel manifold) rather than stepping
-off and projecting back. Leimkuhler, Vlaar, Pouchon and Storkey (ICML 2021,
+`kc.constraints.Orthogonal()` keeps a kernel orthogonal for the whole of
+training, and the constraint-aware optimizers move it *along* the set of
+orthogonal matrices (the Stiefel manifold) rather than stepping off and
+projecting back. Leimkuhler, Vlaar, Pouchon and Storkey (ICML 2021,
 arXiv:2106.10704) train ResNets this way with their o-CoLA-ud scheme; here
-we look at the effect the constraint is meant to have, on the gradients of
-a deliberately deep plain network:
+we look at the effect the constraint is meant to have, on the gradients of a
+deliberately deep plain network:
 
 - a 20-layer MLP, 784 -> 20 x 128 (tanh) -> 10, on 10,000 Fashion-MNIST
   images;

@@ -10,15 +10,15 @@ Accelerator: None
 """
 ## Introduction
 
-At `temperature=T > 0` the optimizers of `keras_constrained.optimizers` are
-samplers: run long enough, their weights visit the density
-`exp(-loss(w) / T)` restricted to the constraint set. With `loss` the mean
-cross-entropy over `N` training examples, `T = 1/N` makes that density the
-Bayesian posterior of the network's weights under a flat prior on the
-constraint set (here a box `|w| <= r` for every weight, from
-`MagnitudeBound`). Averaging the predictions of weights drawn from it gives
-the Bayesian model average, which is usually better *calibrated* than a
-single network: its confidence matches how often it is right.
+At `temperature=T > 0` the optimizers of `kc.optimizers` are samplers: run
+long enough, their weights visit the density `exp(-loss(w) / T)` restricted
+to the constraint set. With `loss` the mean cross-entropy over `N` training
+examples, `T = 1/N` makes that density the Bayesian posterior of the
+network's weights under a flat prior on the constraint set (here a box
+`|w| <= r` for every weight, from `kc.constraints.MagnitudeBound`).
+Averaging the predictions of weights drawn from it gives the Bayesian model
+average, which is usually better *calibrated* than a single network: its
+confidence matches how often it is right.
 
 `kc.callbacks.PosteriorSampler` collects the samples inside `model.fit`:
 after `burn_in` steps it keeps the weights every `every` steps (at most
