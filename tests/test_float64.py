@@ -21,6 +21,8 @@ from keras_constrained import constraints
 from keras_constrained.layers import BatchlessNormalization
 from keras_constrained.layers import Hamiltonian
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import RiemannianAdam
+from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
 
 JAX = keras.config.backend() == "jax"
@@ -127,7 +129,9 @@ def test_jaxprs_hold_no_float32():
     for optimizer in (
             UnderdampedLangevin(temperature=1e-3, seed=0),
             UnderdampedLangevin(scheme="OBA", temperature=1e-3, seed=0),
-            OverdampedLangevin(temperature=1e-3, seed=0)):
+            OverdampedLangevin(temperature=1e-3, seed=0),
+            RiemannianAdam(amsgrad=True),
+            RiemannianSGD(momentum=0.9, nesterov=True)):
         optimizer.build(kernels)
         assert_float64(optimizer.name, optimizer.stateless_apply,
                        [v.value for v in optimizer.variables], grads,

@@ -26,6 +26,7 @@ OPTIMIZERS = {  # per policy: every optimizer, variants shared out
         "underdamped_oba": lambda: kc.optimizers.UnderdampedLangevin(
             0.03, friction=10.0, scheme="OBA"),
         "dsgd_spectral": lambda: kc.optimizers.DSGD(),
+        "riemannian_adam": lambda: kc.optimizers.RiemannianAdam(1e-3),
     },
     "mixed_bfloat16": {
         "overdamped": lambda: kc.optimizers.OverdampedLangevin(1e-3),
@@ -33,6 +34,8 @@ OPTIMIZERS = {  # per policy: every optimizer, variants shared out
             0.03, temperature=1e-6, seed=0),
         "dsgd_frobenius": lambda: kc.optimizers.DSGD(
             norm="frobenius", scale="architecture"),
+        "riemannian_sgd": lambda: kc.optimizers.RiemannianSGD(
+            0.01, momentum=0.9),
     },
 }
 INTEGRATORS = ["semi_implicit", "forward_euler", "antisymmetric",

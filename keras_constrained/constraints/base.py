@@ -24,7 +24,8 @@ class ManifoldConstraint(keras.constraints.Constraint):
     """Base class: a Keras constraint that also knows its manifold.
 
     Subclasses implement `__call__` (the nearest point of the weight set),
-    `violation`, `tangent` and `move`, and override `lift`, `lower` and
+    `violation`, `tangent` and `move`, may override `transport`, and
+    override `lift`, `lower` and
     `lift_gradient` only when their manifold is held in coordinates other
     than the weights.
     """
@@ -98,6 +99,16 @@ class ManifoldConstraint(keras.constraints.Constraint):
     def tangent(self, q, v):
         """The orthogonal projection of `v` onto the tangent space at `q`."""
         raise NotImplementedError
+
+    def transport(self, q, q_new, v):
+        """The vector `v`, tangent at `q`, carried to a vector tangent at
+        `q_new` (a vector transport, for optimizers' moments).
+
+        By default its orthogonal projection onto the tangent space at
+        `q_new`, a vector transport for every set embedded in the weight
+        space (Absil, Mahony, Sepulchre, 2008, section 8.1.3).
+        """
+        return self.tangent(q_new, v)
 
     def move(self, q, v, dt):
         """The constrained position step ("A" step) of the integrators.

@@ -1,5 +1,6 @@
-"""Optimizers: constraint-aware Langevin dynamics, layer-wise DSGD, and the
-base class for new optimizers on the constraints' geometry."""
+"""Optimizers: constraint-aware Langevin dynamics, Riemannian SGD and Adam,
+layer-wise DSGD, and the base class for new optimizers on the constraints'
+geometry."""
 
 from keras_constrained.optimizers.dsgd import DSGD
 from keras_constrained.optimizers.manifold_optimizer import ManifoldOptimizer
@@ -7,9 +8,12 @@ from keras_constrained.optimizers.overdamped_langevin import OverdampedLangevin
 from keras_constrained.optimizers.posterior_temperature import (
     posterior_temperature,
 )
+from keras_constrained.optimizers.riemannian_adam import RiemannianAdam
+from keras_constrained.optimizers.riemannian_sgd import RiemannianSGD
 from keras_constrained.optimizers.underdamped_langevin import (
     UnderdampedLangevin,
 )
 
 __all__ = ["DSGD", "ManifoldOptimizer", "OverdampedLangevin",
-           "UnderdampedLangevin", "posterior_temperature"]
+           "RiemannianAdam", "RiemannianSGD", "UnderdampedLangevin",
+           "posterior_temperature"]

@@ -98,6 +98,24 @@ def test_move_lands_on_the_set_with_a_tangent_velocity(case, relative_step):
     assert norm(q_new - q) == pytest.approx(dt * norm(v), rel=0.1)
 
 
+def test_transport_carries_tangent_vectors_to_the_new_tangent_space(case):
+    constraint, shape, raw = case
+    q = constraint.lift(raw())
+    v = constraint.tangent(q, raw())
+    q_new, _ = constraint.move(q, 0.1 * norm(q) / norm(v) * v, 1.0)
+    carried = constraint.transport(q, q_new, v)
+    np.testing.assert_allclose(to_numpy(constraint.tangent(q_new, carried)),
+                               to_numpy(carried), atol=1e-6)
+    # Linear, the identity where the point stays, and no longer than `v`
+    # for a projection (to rounding).
+    np.testing.assert_allclose(
+        to_numpy(constraint.transport(q, q_new, 2.0 * v - v)),
+        to_numpy(carried), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(constraint.transport(q, q, v)),
+                               to_numpy(v), atol=1e-6)
+    assert norm(carried) <= norm(v) * (1 + 1e-6)
+
+
 def test_move_with_zero_velocity_stays_put(case):
     constraint, shape, raw = case
     q = constraint.lift(raw())

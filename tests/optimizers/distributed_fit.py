@@ -40,6 +40,7 @@ OPTIMIZERS = {
         0.1, temperature=1e-3, seed=3),
     "DSGD": lambda: kc.optimizers.DSGD(0.5, smoothness=1.0,
                                        norm="spectral"),
+    "RiemannianAdam": lambda: kc.optimizers.RiemannianAdam(0.02),
 }
 CONSTRAINTS = [kc.constraints.Orthogonal(), kc.constraints.MagnitudeBound(0.3)]
 

@@ -27,7 +27,8 @@ def distributed_fit(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["UnderdampedLangevin", "OverdampedLangevin", "DSGD"])
+    "name", ["UnderdampedLangevin", "OverdampedLangevin", "DSGD",
+             "RiemannianAdam"])
 def test_two_devices_train_as_one(name):
     result = distributed_fit(name)
     assert result["moved"] > 1e-2  # it trained

@@ -18,16 +18,23 @@ from keras_constrained import constraints
 from keras_constrained import layers
 from keras_constrained.optimizers import DSGD
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import RiemannianAdam
+from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
 
 # Noisy Langevin samplers (their seed state is part of what must carry
-# over) and DSGD with its adaptive smoothness state.
+# over), DSGD with its adaptive smoothness state, and the Riemannian
+# optimizers with their moments.
 OPTIMIZERS = {
     "overdamped": (OverdampedLangevin,
                    dict(learning_rate=0.05, temperature=0.01, seed=3)),
     "underdamped": (UnderdampedLangevin,
                     dict(learning_rate=0.3, temperature=0.01, seed=3)),
     "dsgd": (DSGD, {}),
+    "riemannian_adam": (RiemannianAdam, dict(learning_rate=0.05,
+                                             amsgrad=True)),
+    "riemannian_sgd": (RiemannianSGD, dict(learning_rate=0.1, momentum=0.9,
+                                           nesterov=True)),
 }
 NAMES = list(OPTIMIZERS)
 
@@ -116,7 +123,8 @@ def test_moving_average_of_the_weights(name):
     model = compiled_model(make(
         name, use_ema=True, ema_momentum=momentum, ema_overwrite_frequency=3,
         **({"smoothness": 0.2, "norm": "frobenius"} if name == "dsgd"
-           else {"temperature": 0.1})))
+           else {"temperature": 0.1} if name in ("overdamped", "underdamped")
+           else {})))
     recorder = Recorder()
     x, y = data()
     model.fit(x, y, batch_size=4, shuffle=False, verbose=0,
@@ -218,8 +226,7 @@ def test_weight_decay_excludes_what_it_is_told_to(name):
             DSGD(weight_decay=0.5)
         return
     h = 0.3
-    cls = OverdampedLangevin if name == "overdamped" else UnderdampedLangevin
-    optimizer = cls(h, weight_decay=0.5)
+    optimizer = OPTIMIZERS[name][0](h, weight_decay=0.5)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     variables = model.trainable_variables
     before = [to_numpy(v).copy() for v in variables]
@@ -243,6 +250,10 @@ def test_learning_rate_callbacks_set_the_step(name):
         optimizer = DSGD(a, smoothness=1.0, norm="frobenius")
     elif name == "overdamped":  # SGD
         optimizer = OverdampedLangevin(a)
+    elif name == "riemannian_sgd":  # SGD
+        optimizer = RiemannianSGD(a)
+    elif name == "riemannian_adam":
+        optimizer = RiemannianAdam(a)
     else:
         optimizer = UnderdampedLangevin(a, friction=2.0)
     model, layer = particle_model(optimizer, shape=(4,), curvature=1.0,
@@ -258,15 +269,22 @@ def test_learning_rate_callbacks_set_the_step(name):
     model.fit(np.zeros((1, 1), "float32"), epochs=3, verbose=0,
               callbacks=callbacks)
     q, p = np.ones(4), np.zeros(4)
-    for h in (a, a / 2, a / 10):
+    m, v = np.zeros(4), np.zeros(4)  # Adam's moments
+    for t, h in enumerate((a, a / 2, a / 10), 1):
         if name == "underdamped":  # BAOAB without noise, exact flow
             c = math.exp(-2.0 * h)
             p = p - h * q
             q = q + 0.5 * h * (1 + c) * p
             p = c * p
+        elif name == "riemannian_adam":
+            m, v = 0.9 * m + 0.1 * q, 0.999 * v + 0.001 * q**2
+            alpha = h * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+            q = q - alpha * m / (np.sqrt(v) + 1e-7)
         else:
             q = q - h * q
-    np.testing.assert_allclose(to_numpy(layer.w), q, rtol=1e-5)
+    # Adam's `1 - beta_2**t` loses digits in float32.
+    np.testing.assert_allclose(to_numpy(layer.w), q, rtol=(
+        1e-4 if name == "riemannian_adam" else 1e-5))
     assert float(model.optimizer.learning_rate) == pytest.approx(a / 50)
 
 

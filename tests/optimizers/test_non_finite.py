@@ -10,6 +10,8 @@ from helpers import to_numpy
 from keras_constrained import constraints
 from keras_constrained.optimizers import DSGD
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import RiemannianAdam
+from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
 
 
@@ -58,6 +60,8 @@ PACKAGE_OPTIMIZERS = {
                                          norm="frobenius"),
     "dsgd_spectral_adaptive": lambda: DSGD(norm="spectral",
                                            scale="architecture"),
+    "riemannian_adam": lambda: RiemannianAdam(0.01, amsgrad=True),
+    "riemannian_sgd": lambda: RiemannianSGD(0.05, momentum=0.9),
 }
 
 # What a skipped step changes: Keras counts every batch, the Langevin
@@ -101,14 +105,15 @@ def test_a_non_finite_batch_leaves_weights_and_state_unchanged(name):
 
     # The next step is the step that would have followed the finite one:
     # from the same weights with the optimizer variables as they were
-    # before the skipped batches (the noise's seed where it is now).
+    # before the skipped batches (the noise's seed, and the batch count
+    # that RiemannianAdam's bias correction reads, where they are now).
     skipped_weights, skipped_state = snapshot(model)
     model.train_on_batch(x, y)
     after_skips = snapshot(model)
     model.set_weights(skipped_weights)
     for variable in optimizer.variables:
-        source = (skipped_state if variable.name == "seed_generator_state"
-                  else state)
+        source = (skipped_state if variable.name in (
+            "seed_generator_state", "iteration") else state)
         variable.assign(source[variable.path])
     model.train_on_batch(x, y)
     assert_same_state(model, *after_skips, skip=("iteration",), rtol=1e-6)

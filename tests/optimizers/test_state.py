@@ -10,6 +10,8 @@ from helpers import to_numpy
 
 from keras_constrained import constraints
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import RiemannianAdam
+from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -112,7 +114,9 @@ def test_no_noise_is_drawn_at_zero_temperature():
 
 @pytest.mark.parametrize("optimizer", [
     lambda: UnderdampedLangevin(0.2, temperature=0.01, seed=4),
-    lambda: OverdampedLangevin(0.2, temperature=0.01, seed=4)])
+    lambda: OverdampedLangevin(0.2, temperature=0.01, seed=4),
+    lambda: RiemannianAdam(0.05, amsgrad=True),
+    lambda: RiemannianSGD(0.1, momentum=0.9)])
 def test_resuming_from_a_saved_model_is_exact(optimizer, tmp_path):
     # The model trains on after being saved: its second fit is the
     # uninterrupted run the reloaded copy must reproduce.
@@ -195,6 +199,13 @@ def test_config_round_trip():
     (UnderdampedLangevin, {"friction": -0.1}, "friction"),
     (UnderdampedLangevin, {"friction": None}, "friction"),
     (UnderdampedLangevin, {"scheme": "ABO"}, "scheme"),
+    (RiemannianSGD, {"momentum": 1.0}, "momentum"),
+    (RiemannianSGD, {"momentum": -0.1}, "momentum"),
+    (RiemannianSGD, {"nesterov": "yes"}, "nesterov"),
+    (RiemannianAdam, {"beta_1": 1.0}, "beta_1"),
+    (RiemannianAdam, {"beta_2": -0.5}, "beta_2"),
+    (RiemannianAdam, {"epsilon": 0.0}, "epsilon"),
+    (RiemannianAdam, {"amsgrad": 1}, "amsgrad"),
 ])
 def test_rejects_bad_arguments(cls, kwargs, name):
     with pytest.raises((TypeError, ValueError), match=f"`{name}`.*{name}="):
