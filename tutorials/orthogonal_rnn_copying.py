@@ -1,8 +1,8 @@
 """
 Title: Where orthogonality pays: an orthogonal RNN on the copying task
 Author: keras-constrained contributors
-Date created: 2026/12/03
-Last modified: 2026/12/03
+Date created: 2026/12/02
+Last modified: 2026/12/02
 Description: A SimpleRNN whose recurrent kernel stays orthogonal, trained with Riemannian Adam, against the same RNN unconstrained, with projected Adam, and an LSTM on the copying task, with the gradient reaching each hidden state.
 Accelerator: None
 """
