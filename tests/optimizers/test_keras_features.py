@@ -19,12 +19,12 @@ from keras_constrained import layers
 from keras_constrained.optimizers import DSGD
 from keras_constrained.optimizers import OverdampedLangevin
 from keras_constrained.optimizers import RiemannianAdam
-from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
 
 # Noisy Langevin samplers (their seed state is part of what must carry
-# over), DSGD with its adaptive smoothness state, and the Riemannian
-# optimizers with their moments.
+# over), DSGD with its adaptive smoothness state, and RiemannianAdam with
+# its moments (RiemannianSGD shares its base class; its own tests are in
+# test_riemannian.py and the other shared tests).
 OPTIMIZERS = {
     "overdamped": (OverdampedLangevin,
                    dict(learning_rate=0.05, temperature=0.01, seed=3)),
@@ -33,8 +33,6 @@ OPTIMIZERS = {
     "dsgd": (DSGD, {}),
     "riemannian_adam": (RiemannianAdam, dict(learning_rate=0.05,
                                              amsgrad=True)),
-    "riemannian_sgd": (RiemannianSGD, dict(learning_rate=0.1, momentum=0.9,
-                                           nesterov=True)),
 }
 NAMES = list(OPTIMIZERS)
 
@@ -250,8 +248,6 @@ def test_learning_rate_callbacks_set_the_step(name):
         optimizer = DSGD(a, smoothness=1.0, norm="frobenius")
     elif name == "overdamped":  # SGD
         optimizer = OverdampedLangevin(a)
-    elif name == "riemannian_sgd":  # SGD
-        optimizer = RiemannianSGD(a)
     elif name == "riemannian_adam":
         optimizer = RiemannianAdam(a)
     else:
