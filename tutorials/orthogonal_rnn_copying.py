@@ -381,13 +381,43 @@ for name in MODELS:
 """
 ## What our runs show
 
-**Placeholder: the full run's table has not been recorded yet.** The
-numbers will come from one run of
+The numbers below come from one run of
 
 ```shell
 KERAS_BACKEND=jax python orthogonal_rnn_copying.py
 ```
 
-on 2 CPU cores; until then this section makes no claims about the
-results.
+over the three seeds, on 2 CPU cores shared with other work (2026-12-02;
+about 14 minutes). The TensorFlow and PyTorch runs have not been made yet: what
+follows holds on JAX, over three seeds. Its table:
+
+```
+jax backend, T = 100, seeds [0, 1, 2], baseline loss 0.1733
+                     model | params |       final loss / baseline |        best loss / baseline |               copy accuracy | recurrent sing. values | seconds
+----------------------------------------------------------------------------------------------------------------------------------------------------------------
+Orthogonal, RiemannianAdam |  19053 | 0.039 ± 0.015 (0.024-0.060) | 0.039 ± 0.015 (0.024-0.060) | 1.000 ± 0.000 (1.000-1.000) |          1 ..       1 |    61.5
+       unconstrained, Adam |  19053 | 9.274 ± 13.051 (0.028-27.731) | 0.051 ± 0.016 (0.028-0.062) | 0.776 ± 0.305 (0.345-0.996) |      0.158 ..    2.69 |    55.1
+Orthogonal, projected Adam |  19053 | 0.037 ± 0.009 (0.025-0.046) | 0.037 ± 0.009 (0.025-0.046) | 1.000 ± 0.000 (1.000-1.000) |          1 ..       1 |    59.6
+                LSTM, Adam |  18771 | 1.056 ± 0.015 (1.042-1.078) | 1.050 ± 0.006 (1.042-1.058) | 0.117 ± 0.008 (0.111-0.128) |      0.816 ..    5.18 |    92.1
+```
+
+- **With the `Orthogonal` constraint the RNN learns the copy on every
+  seed,** with either optimizer: every copied symbol right on the test
+  set, a final loss 2% to 6% of the baseline, and every singular value of
+  the recurrent kernel 1 at the end.
+- **Without it, the same RNN learns as fast but does not stay there.**
+  Orthogonally initialized and trained with Adam, its best epoch is as
+  good (3% to 6% of the baseline), but its singular values drifted to
+  0.16 to 2.69, and on one seed of three the loss exploded to 28 times the
+  baseline by the last epoch (35% of the symbols right): a linear RNN
+  whose kernel stretches a direction multiplies it over 120 steps.
+- **Riemannian Adam and projected Adam did equally well here** (final
+  loss 2.4% to 6.0% against 2.5% to 4.6% of the baseline, overlapping over
+  the seeds): at a learning rate of 1e-3 each Adam step is small, and the
+  projection back lands close to where the step along the set would.
+  These runs do not separate the two.
+- **The LSTM of the same size stayed at the baseline** (1.04 to 1.08
+  times it, 11% to 13% of the symbols right, chance being 12.5%) in the
+  1,000 steps, as the literature reports for LSTMs on long delays
+  (Arjovsky et al. 2016).
 """
