@@ -71,8 +71,9 @@ class MagnitudeBound(ManifoldConstraint):
         return self.radius * arcsin(self(w) / self.radius)
 
     # Arc lengths stay in [-pi r, pi r] (`lift` and `move` keep them there),
-    # which lets the fast sine and cosine of `_backend.trigonometry` serve. Angles are taken
-    # by multiplying with 1 / r: a division costs several multiplications.
+    # which lets the fast sine and cosine of `_backend.trigonometry` serve.
+    # Angles are taken by multiplying with 1 / r: a division costs several
+    # multiplications.
     def lower(self, q):
         return self.radius * sin_of_angle(q * (1.0 / self.radius))
 
