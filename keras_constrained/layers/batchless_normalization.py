@@ -13,6 +13,8 @@ time with gradient accumulation gives the same update, and training and
 inference compute the same function.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -142,10 +144,14 @@ class BatchlessNormalization(keras.layers.Layer):
         self.mean = self.add_weight(
             shape=shape, name="mean", autocast=False,
             initializer=keras.initializers.Constant(self.init_mean))
+        # A Python number: `build` may run on symbolic inputs (a model
+        # built lazily, by `fit` or a first call), where a tensor computed
+        # here could not be turned into a constant.
         self.std = self.add_weight(
             shape=shape, name="std", autocast=False,
-            initializer=keras.initializers.Constant(
-                float(self._std_weight(self.init_std))))
+            initializer=keras.initializers.Constant(_std_weight(
+                float(self.init_std), self.std_parametrization,
+                self.epsilon, math.log, max)))
         self.gamma = self.add_weight(
             shape=shape, name="gamma", initializer="ones",
             autocast=False) if self.scale else None
@@ -154,12 +160,11 @@ class BatchlessNormalization(keras.layers.Layer):
             autocast=False) if self.center else None
 
     def _std_weight(self, sigma):
-        """The value of the weight `std` that stands for `sigma`."""
-        sigma = ops.cast(sigma, self.variable_dtype)
-        if self.std_parametrization == "log":
-            return ops.log(sigma)
-        target = sigma if self.std_parametrization == "abs" else 1 / sigma
-        return backend_ops.maximum(target - self.epsilon, 0.0)
+        """The value of the weight `std` that stands for `sigma` (a
+        tensor)."""
+        return _std_weight(ops.cast(sigma, self.variable_dtype),
+                           self.std_parametrization, self.epsilon, ops.log,
+                           backend_ops.maximum)
 
     def inverse_and_log_std(self):
         """`1 / sigma` and `log(sigma)`, each of the weights' shape."""
@@ -243,6 +248,16 @@ class BatchlessNormalization(keras.layers.Layer):
                 "init_std": self.init_std,
                 "loss_weight": self.loss_weight,
                 "gauge": self.gauge}
+
+
+def _std_weight(sigma, parametrization, epsilon, log, maximum):
+    """The value of the weight `std` that stands for `sigma`, with `log` and
+    `maximum` from `math` (Python numbers, in `build`) or from the ops
+    (tensors): the one formula of both."""
+    if parametrization == "log":
+        return log(sigma)
+    target = sigma if parametrization == "abs" else 1 / sigma
+    return maximum(target - epsilon, 0.0)
 
 
 def _axis_list(axis):

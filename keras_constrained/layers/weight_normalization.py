@@ -101,13 +101,22 @@ class WeightNormalization(keras.layers.Wrapper):
         self._norm_axes = [a for a in range(rank) if a != out_axis]
         self._gain_shape = [kernel.shape[a] if a == out_axis else 1
                             for a in range(rank)]
+        # `g = ||v||` as an initializer, not an `assign`: when the model is
+        # built lazily (by `fit` or a first call) `build` runs in a
+        # stateless scope that would drop an assignment, and the variables
+        # are initialized on leaving it, the kernel (created first) before
+        # `g`.
+        def norm_of_kernel(shape, dtype=None):
+            return ops.cast(ops.reshape(
+                ops.stop_gradient(self._norm(self.layer.kernel)), shape),
+                dtype)
+
         # The kernel's variable dtype (inside an autocasting layer
         # `kernel.dtype` names the compute dtype); not autocast, so that
         # `normalized_kernel` computes in float32 or wider.
         self.g = self.add_weight(shape=(kernel.shape[out_axis],), name="g",
-                                 initializer="ones", autocast=False,
+                                 initializer=norm_of_kernel, autocast=False,
                                  dtype=self.layer.variable_dtype)
-        self.g.assign(ops.reshape(self._norm(kernel), self.g.shape))
 
     def _norm(self, v):
         # In float32 under a mixed-precision policy: float16 squares of

@@ -407,3 +407,152 @@ def test_axes_out_of_range_or_the_batch_axis_raise(axis):
     layer = BatchlessNormalization(axis=axis)
     with pytest.raises(ValueError, match=r"`axis` must name feature axes"):
         layer.build((None, 4))
+
+
+def lazy_sequential(**kwargs):
+    """A Sequential without `keras.Input`: built by its first call or fit."""
+    return keras.Sequential([keras.layers.Dense(4, activation="tanh"),
+                             BatchlessNormalization(**kwargs),
+                             keras.layers.Dense(3)])
+
+
+class Block(keras.layers.Layer):
+    """A sub-layer holding a Dense and a BatchlessNormalization."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(3)
+        self.norm = BatchlessNormalization()
+
+    def call(self, inputs, training=None):
+        return self.norm(self.dense(inputs), training=training)
+
+
+class Subclassed(keras.Model):
+    """Dense, BatchlessNormalization, then a Block (nested normalization);
+    with `twice`, the first normalization layer is called twice."""
+
+    def __init__(self, twice=False, **kwargs):
+        super().__init__(**kwargs)
+        self.twice = twice
+        self.dense = keras.layers.Dense(5)
+        self.norm = BatchlessNormalization(std_parametrization="abs")
+        self.block = Block()
+
+    def call(self, inputs, training=None):
+        h = self.norm(self.dense(inputs), training=training)
+        if self.twice:
+            h = self.norm(h, training=training)
+        return self.block(h, training=training)
+
+
+@pytest.mark.parametrize("make", [lazy_sequential, Subclassed],
+                         ids=["sequential_without_input", "subclassed"])
+def test_builds_lazily_in_fit_and_predict(make):
+    rng = np.random.default_rng(20)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = rng.integers(0, 3, 8)
+    model = make()
+    model.compile(keras.optimizers.SGD(0.01), LOSS)
+    model.fit(x, y, batch_size=4, verbose=0)  # 2 steps, builds the model
+    assert model.predict(x, verbose=0).shape == (8, 3)
+    norms = [layer for layer in model._flatten_layers()
+             if isinstance(layer, BatchlessNormalization)]
+    assert norms and all(layer.built for layer in norms)
+
+
+class Single(keras.Model):
+    """A subclassed model around one BatchlessNormalization."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.norm = BatchlessNormalization(**kwargs)
+
+    def call(self, inputs):
+        return self.norm(inputs)
+
+
+@pytest.mark.parametrize("parametrization", PARAMETRIZATIONS)
+@pytest.mark.parametrize("how", ["subclassed_call", "sequential_fit"])
+def test_lazy_and_eager_builds_start_alike(parametrization, how):
+    """Built lazily, symbolically (the first call of a subclassed model;
+    `fit` on a Sequential without Input, with the learning rate 0) or
+    eagerly (`build`), the layer starts from the same weights, `std` being
+    what `init_std` stands for."""
+    kwargs = {"std_parametrization": parametrization, "epsilon": 1e-3,
+              "init_mean": 0.5, "init_std": 2.0}
+    x = np.zeros((2, 4), "float32")
+    if how == "subclassed_call":
+        model = Single(**kwargs)
+        model(x)
+        lazy = model.norm
+    else:
+        model = keras.Sequential([BatchlessNormalization(**kwargs)])
+        model.compile(keras.optimizers.SGD(0.0), "mse")
+        model.fit(x, x, verbose=0)
+        lazy = model.layers[0]
+    eager = BatchlessNormalization(**kwargs)
+    eager.build((None, 4))
+    for name in ("mean", "std", "gamma", "beta"):
+        np.testing.assert_array_equal(to_numpy(getattr(lazy, name)),
+                                      to_numpy(getattr(eager, name)))
+    expected = numpy_std_weight(parametrization, 2.0, 1e-3)
+    np.testing.assert_allclose(to_numpy(eager.std), np.full(4, expected),
+                               rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(eager.mean), 0.5)
+    inverse_std, _ = eager.inverse_and_log_std()
+    np.testing.assert_allclose(to_numpy(inverse_std), 0.5, rtol=1e-6)
+
+
+def standardized(features):
+    features = to_numpy(features)
+    np.testing.assert_allclose(features.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(features.std(axis=0), 1.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("built", [False, True])
+def test_initialize_from_data_in_a_subclassed_model(built):
+    """After a Dense and nested in a sub-layer, both layers standardize
+    their features, the nested one after the first was set."""
+    model = Subclassed()
+    x = np.random.default_rng(21).normal(1.0, 3.0, size=(300, 4))
+    x = x.astype("float32")
+    if built:
+        model(x[:2])
+    initialize_from_data(model, x)
+    standardized(model.norm(model.dense(x)))
+    standardized(model(x))
+    # No `call` left replaced.
+    for layer in (model.norm, model.block.norm):
+        assert "call" not in vars(layer)
+
+
+def test_initialize_from_data_in_nested_models():
+    """A Functional model holding a Sequential without Input (unbuilt
+    until the Functional model is made)."""
+    inner = lazy_sequential()
+    inputs = keras.Input((4,))
+    outputs = BatchlessNormalization()(inner(inputs))
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(22).normal(-1.0, 2.0, size=(300, 4))
+    x = x.astype("float32")
+    initialize_from_data(model, x)
+    dense_1, norm, _ = inner.layers
+    standardized(norm(dense_1(x)))
+    standardized(model(x))
+
+
+@pytest.mark.parametrize("built", [False, True])
+def test_initialize_from_data_rejects_a_layer_called_twice(built):
+    model = Subclassed(twice=True)
+    x = np.random.default_rng(23).normal(size=(16, 4)).astype("float32")
+    if built:
+        model(x)
+    with pytest.raises(ValueError, match=r"called once.*is called 2 times"):
+        initialize_from_data(model, x)
+    assert "call" not in vars(model.norm)
+
+
+def test_initialize_from_data_rejects_a_non_model():
+    with pytest.raises(TypeError, match="`model` must be a keras.Model"):
+        initialize_from_data(BatchlessNormalization(), np.ones((2, 3)))

@@ -153,3 +153,57 @@ def test_fit_trains_g_and_v_and_saving_round_trips(tmp_path):
 def test_layers_without_a_supported_kernel_raise(layer):
     with pytest.raises(TypeError, match="`layer` must be a Dense, Conv"):
         WeightNormalization(layer)
+
+
+def test_a_lazily_built_layer_starts_with_g_the_norm_of_v():
+    """In a Sequential without Input, built by `fit` (symbolically), `g`
+    is `||v||` as in an eager build, so the wrapped function is unchanged;
+    fit and predict run."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(8, 6, 6, 2)).astype("float32")
+    model = keras.Sequential([
+        WeightNormalization(keras.layers.Conv2D(3, 3)),
+        keras.layers.Flatten(),
+        WeightNormalization(keras.layers.Dense(2), data_init=False),
+    ])
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    model.fit(x, np.zeros((8, 2)), batch_size=4, verbose=0)  # 2 steps
+    for layer in (model.layers[0], model.layers[2]):
+        np.testing.assert_allclose(
+            to_numpy(layer.g), unit_norms(to_numpy(layer.layer.kernel), -1),
+            rtol=1e-6)
+    conv = model.layers[0]
+    np.testing.assert_allclose(
+        to_numpy(conv(x)), to_numpy(keras.ops.conv(
+            x, conv.layer.kernel) + conv.layer.bias), rtol=1e-5, atol=1e-5)
+    assert model.predict(x, verbose=0).shape == (8, 2)
+
+
+class WeightNormalized(keras.Model):
+    """A subclassed model: WeightNormalization(Dense) with ReLU."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = WeightNormalization(keras.layers.Dense(
+            4, activation="relu"))
+        self.out = WeightNormalization(keras.layers.Dense(2))
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def test_data_init_in_a_subclassed_model():
+    model = WeightNormalized()
+    x = np.random.default_rng(7).normal(1.0, 2.0, size=(128, 3))
+    x = x.astype("float32")
+    initialize_from_data(model, x)
+    hidden = model.hidden.layer
+    pre_activations = (x @ to_numpy(model.hidden.normalized_kernel())
+                       + to_numpy(hidden.bias))
+    np.testing.assert_allclose(pre_activations.mean(axis=0), 0.0,
+                               atol=1e-4)
+    np.testing.assert_allclose(pre_activations.std(axis=0), 1.0, rtol=1e-4)
+    # The output layer was initialized after the hidden one.
+    out = to_numpy(model(x))
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-4)
