@@ -13,7 +13,8 @@ constraints `q` is the weight tensor itself. A constraint whose manifold is
 better held in other coordinates (`MagnitudeBound`: the arc length on each
 weight's circle) sets `weights_are_coordinates = False`; the optimizer then
 holds `q` as ordinary optimizer state, made by `lift` from the weights, and
-writes `lower(q)` back into the variable.
+writes `lower(q)` back into the variable; at each step `relift` lifts again
+the weights that something else has changed since.
 """
 
 import keras
@@ -25,9 +26,8 @@ class ManifoldConstraint(keras.constraints.Constraint):
 
     Subclasses implement `__call__` (the nearest point of the weight set),
     `violation`, `tangent` and `move`, may override `transport`, and
-    override `lift`, `lower` and
-    `lift_gradient` only when their manifold is held in coordinates other
-    than the weights.
+    override `lift`, `lower`, `lift_gradient` and `relift` only when their
+    manifold is held in coordinates other than the weights.
     """
 
     # False when the manifold is held in coordinates other than the weights:
@@ -96,6 +96,17 @@ class ManifoldConstraint(keras.constraints.Constraint):
         """The weight gradient `g` as a gradient in coordinates at `q`."""
         return g
 
+    def relift(self, q, w):
+        """Coordinates for the weights `w`, given the coordinates `q` of the
+        weights last written by the optimizer.
+
+        `q` where it still stands for `w`, `lift(w)` where the weights were
+        changed since (assigned, loaded, pruned by the user): the optimizer
+        calls it at every step, so it holds no state that a change of the
+        weights would leave stale.
+        """
+        return w
+
     def tangent(self, q, v):
         """The orthogonal projection of `v` onto the tangent space at `q`."""
         raise NotImplementedError
@@ -121,7 +132,7 @@ class ManifoldConstraint(keras.constraints.Constraint):
         raise NotImplementedError
 
 
-_COORDINATE_METHODS = ("lift", "lower", "lift_gradient")
+_COORDINATE_METHODS = ("lift", "lower", "lift_gradient", "relift")
 
 
 def project_onto_sets(variables):

@@ -3,15 +3,26 @@
 import math
 
 import keras
+import ml_dtypes
 from keras import ops
 
-from keras_constrained._backend.ops import arcsin
+from keras_constrained._backend.trigonometry import angle_of_sine
 from keras_constrained._backend.trigonometry import cos_of_angle
 from keras_constrained._backend.ops import maximum
 from keras_constrained._backend.trigonometry import sin_of_angle
 from keras_constrained._validation import check_positive
 from keras_constrained.constraints.base import ManifoldConstraint
 from keras_constrained.constraints.base import as_float_tensor
+
+
+# How far, in units of the last place of the radius, the weights may be
+# from those the arc lengths stand for and still be taken as written by the
+# optimizer (`relift`).
+RELIFT_ULPS = 8
+# Looked up, not computed, in the step: `torch.compile` cannot trace
+# `ml_dtypes.finfo` and would split the compiled step there.
+_EPSILON = {dtype: float(ml_dtypes.finfo(dtype).eps)
+            for dtype in ("float16", "bfloat16", "float32", "float64")}
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -30,7 +41,9 @@ class MagnitudeBound(ManifoldConstraint):
     `|w| <= r` holds exactly. Starting points are lifted with `xi >= 0`, as
     in the paper. Under the Langevin dynamics `w` follows the arcsine law on
     `[-r, r]` when the loss is flat. `violation` is the relative excess
-    `max(|w|) / r - 1` (0 inside the box).
+    `max(|w|) / r - 1` (0 inside the box). Weights changed outside the
+    optimizer (assigned, `set_weights`, `load_weights`) are lifted again
+    at its next step.
 
     Start inside the bound: `glorot_uniform` can exceed it (its limit for a
     784 x 1000 kernel is 0.058 > 0.05). PyTorch's default Dense init,
@@ -68,7 +81,8 @@ class MagnitudeBound(ManifoldConstraint):
         return maximum(excess, 0.0) / self.radius
 
     def lift(self, w):
-        return self.radius * arcsin(self(w) / self.radius)
+        ratio = ops.clip(as_float_tensor(w) * (1.0 / self.radius), -1.0, 1.0)
+        return self.radius * angle_of_sine(ratio)
 
     # Arc lengths stay in [-pi r, pi r] (`lift` and `move` keep them there),
     # which lets the fast sine and cosine of `_backend.trigonometry` serve.
@@ -79,6 +93,14 @@ class MagnitudeBound(ManifoldConstraint):
 
     def lift_gradient(self, q, g):
         return g * cos_of_angle(q * (1.0 / self.radius))
+
+    def relift(self, q, w):
+        # Per weight: the ones the optimizer wrote keep their arc length
+        # (and the side of the circle it is on). A few units in the last
+        # place allow for the sine's rounding where it is recompiled.
+        tolerance = RELIFT_ULPS * _EPSILON[ops.dtype(w)] * self.radius
+        return ops.where(ops.abs(self.lower(q) - w) <= tolerance, q,
+                         self.lift(w))
 
     def tangent(self, q, v):
         return v

@@ -56,7 +56,8 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
     Constrained variables are excluded from decoupled `weight_decay` and,
     when their manifold is held in other coordinates than the weights (the
     arc lengths of `MagnitudeBound`'s circles), those are an optimizer
-    variable, lifted from the weights at the first step. A variable that
+    variable, lifted from the weights at the first step and again wherever
+    the weights were changed outside the optimizer (assigned, loaded). A variable that
     starts off its set lands on it with the first step (every `move` lands
     from anywhere near the set, and `Orthogonal`'s falls back to the polar
     projection from farther). Keras' own after-step projection is skipped
@@ -227,17 +228,15 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         state = self.variable_state(variable)
-        geometry = state.geometry
         dtype = variable.dtype
         value = ops.convert_to_tensor(variable)
         q = value
         if state.coordinates is not None:
-            # Lifted from the weights at the first step rather than in
-            # `build()`, which TensorFlow may run inside an XLA-compiled
-            # step, where a variable cannot be initialized from another.
-            q = cond(self.iterations == 0,
-                     lambda: geometry.lift(value),
-                     lambda: ops.convert_to_tensor(state.coordinates))
+            # Lifted from the weights in the step (by `relift`: the
+            # coordinates start at zero) rather than in `build()`, which
+            # TensorFlow may run inside an XLA-compiled step, where a
+            # variable cannot be initialized from another.
+            q = ops.convert_to_tensor(state.coordinates)
         slots = {name: ops.convert_to_tensor(slot)
                  for name, slot in state.slots.items()}
         targets = {"coordinates": state.coordinates, "weights": variable,
@@ -251,6 +250,11 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
         `integrate`, unless its gradient is not finite; then the variable
         and its state stay as they were. One branch (rather than a select
         per output) lets XLA fuse the step as if there were no guard."""
+        # Weights changed since the last step (assigned, loaded) are lifted
+        # again, so the step starts from them (`q` is `value` where the
+        # weights are the coordinates).
+        q = geometry.relift(q, value)
+
         def step():
             q_new, new_slots = self.integrate(
                 geometry, q, slots, geometry.lift_gradient(q, gradient),

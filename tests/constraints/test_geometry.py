@@ -70,6 +70,22 @@ def test_lift_lands_on_the_manifold_and_lower_inverts_it(case):
                                to_numpy(constraint(w)), atol=1e-6)
 
 
+
+def test_relift_keeps_the_coordinates_of_unchanged_weights(case):
+    """`relift(q, w)`: `q` where the weights are still `lower(q)`, the
+    coordinates of new weights where they changed."""
+    constraint, shape, raw = case
+    q = constraint.move(constraint.lift(raw()), raw(), 1.0)[0]
+    w = constraint.lower(q)
+    np.testing.assert_allclose(to_numpy(constraint.relift(q, w)),
+                               to_numpy(q), atol=1e-6)
+    new = constraint(raw())  # other weights, on the set
+    relifted = constraint.relift(q, new)
+    np.testing.assert_allclose(to_numpy(constraint.lower(relifted)),
+                               to_numpy(new), atol=1e-6)
+    if constraint.weights_are_coordinates:
+        np.testing.assert_array_equal(to_numpy(relifted), to_numpy(new))
+
 def test_tangent_is_an_orthogonal_projection(case):
     constraint, shape, raw = case
     q = constraint.lift(raw())
@@ -185,7 +201,7 @@ def test_coordinates_other_than_the_weights_must_be_declared():
             def lift_gradient(self, q, g):
                 return g
 
-    class Complete(constraints.MagnitudeBound):  # inherits all three
+    class Complete(constraints.MagnitudeBound):  # inherits all four
         pass
 
     assert not Complete.weights_are_coordinates
