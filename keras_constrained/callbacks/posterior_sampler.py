@@ -1,12 +1,18 @@
 """Collect weight samples during `fit` and average their predictions."""
 
 import os
+import re
+import tempfile
 
 import keras
 import numpy as np
 
+from keras_constrained._validation import check_bool
 from keras_constrained._validation import check_instance
 from keras_constrained._validation import check_integer
+
+_SAMPLE = re.compile(r"sample_(\d+)\.npz")
+_TEMPORARY = re.compile(r"\.sample_.*\.tmp")
 
 
 class PosteriorSampler(keras.callbacks.Callback):
@@ -20,15 +26,34 @@ class PosteriorSampler(keras.callbacks.Callback):
     distributions: the Bayesian model average, which is usually better
     calibrated than any single network.
 
-    Under JAX, reading the model syncs its state to the host, so the
-    weights are read only on sampling steps.
+    Steps are training steps (batches), counted by this instance over all
+    its `fit` calls: with `steps_per_execution > 1` the callback runs once
+    per execution, and an execution that contains one or more sampling
+    steps gives one sample, the weights at its end. Under JAX, reading the
+    model syncs its state to the host, so the weights are read only when a
+    sample is taken.
+
+    In `directory` the samples are the files `sample_<n>.npz`, `n` a
+    zero-padded sequence number (`sample_000012.npz`) that never repeats
+    in the directory, so the names sort oldest first. Each file is written
+    under a temporary name (`.sample_<n>.npz.tmp`), synced to disk and
+    renamed into place, so a killed run never leaves a truncated sample,
+    and the oldest sample is deleted before the newest is renamed in, so
+    the directory never holds more than `max_samples` of them. When
+    training begins the directory is created if needed and checked to be
+    writable, and temporary files left by a killed write are deleted.
 
     Args:
         burn_in: int >= 0, training steps before the first sample.
         every: int >= 1, steps between two samples.
         max_samples: int >= 1, how many samples are kept (the newest).
-        directory: None to keep samples in memory, or a directory in which
-            each sample is written as `sample_<step>.npz`.
+        directory: None to keep samples in memory, or the directory in
+            which the samples are written.
+        resume: what to do when `fit` first begins and `directory` already
+            holds samples from an earlier run: `False` raises a
+            `ValueError`; `True` adds to them: they count as the oldest
+            samples (against `max_samples`, in `weights` and `predict`)
+            and new files are numbered after them.
 
     Example:
 
@@ -47,7 +72,8 @@ class PosteriorSampler(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, burn_in=0, every=1, max_samples=100, directory=None):
+    def __init__(self, burn_in=0, every=1, max_samples=100, directory=None,
+                 resume=False):
         super().__init__()
         self.burn_in = check_integer("burn_in", burn_in, 0)
         self.every = check_integer("every", every, 1)
@@ -55,29 +81,114 @@ class PosteriorSampler(keras.callbacks.Callback):
         self.directory = check_instance("directory", directory,
                                         (str, os.PathLike), "a path or None",
                                         optional=True)
+        self.resume = check_bool("resume", resume)
+        if directory is not None and os.path.exists(directory) and (
+                not os.path.isdir(directory)):
+            raise ValueError(
+                "`directory` must be a directory or a path that can be "
+                f"created as one; received directory={directory!r}, an "
+                "existing file.")
         self.steps = 0
         self._samples = []  # weight lists, or paths of .npz files
+        self._started = False
+        self._next_number = 0  # of the next sample file
+        self._epoch_start = 0  # self.steps when the epoch began
+        self._last_batch = -1  # batch index of the last call in the epoch
 
     def __len__(self):
         return len(self._samples)
 
+    def on_train_begin(self, logs=None):
+        if self.directory is not None:
+            self._prepare_directory()
+        self._started = True
+        self._epoch_start = self.steps
+        self._last_batch = -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.steps
+        self._last_batch = -1
+
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        after = self.steps - self.burn_in
-        if after >= 0 and after % self.every == 0:
+        # Keras passes the index, within the epoch, of the last step of the
+        # execution; an index that does not grow means a new epoch that
+        # `on_epoch_begin` was not told of (a hand-written loop).
+        if batch <= self._last_batch:
+            self._epoch_start = self.steps
+        self._last_batch = batch
+        done = batch + 1
+        steps_per_epoch = (self.params or {}).get("steps")
+        if steps_per_epoch:  # a last, partial execution ends the epoch
+            done = min(done, steps_per_epoch)
+        previous, self.steps = self.steps, max(self.steps,
+                                               self._epoch_start + done)
+        if self._sampling_steps(self.steps) > self._sampling_steps(previous):
             self._keep(self.model.get_weights())
 
+    def _sampling_steps(self, steps):
+        """How many of the steps `0, ..., steps` are sampling steps."""
+        if steps < self.burn_in:
+            return 0
+        return (steps - self.burn_in) // self.every + 1
+
+    def _prepare_directory(self):
+        directory = os.fspath(self.directory)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            descriptor, probe = tempfile.mkstemp(
+                prefix=".sample_probe_", suffix=".tmp", dir=directory)
+            os.close(descriptor)
+            os.remove(probe)
+            names = os.listdir(directory)
+            for name in names:
+                if _TEMPORARY.fullmatch(name):
+                    os.remove(os.path.join(directory, name))
+        except OSError as error:
+            raise ValueError(
+                "`directory` must be a writable directory or a path that can "
+                f"be created as one; received directory={self.directory!r}: "
+                f"{error}") from error
+        if self._started:
+            return
+        found = sorted((int(match.group(1)), name) for name in names
+                       if (match := _SAMPLE.fullmatch(name)))
+        if found and not self.resume:
+            raise ValueError(
+                f"`directory` already holds {len(found)} samples of an "
+                f"earlier run: directory={self.directory!r}. Pass "
+                "resume=True to add to them, or choose an empty directory.")
+        self._samples = [os.path.join(directory, name) for _, name in found]
+        if found:
+            self._next_number = found[-1][0] + 1
+        while len(self._samples) > self.max_samples:
+            _remove(self._samples.pop(0))
+
     def _keep(self, weights):
-        if self.directory is not None:
-            os.makedirs(self.directory, exist_ok=True)
-            path = os.path.join(self.directory, f"sample_{self.steps}.npz")
-            np.savez(path, *weights)
-            weights = path
-        self._samples.append(weights)
-        if len(self._samples) > self.max_samples:
-            dropped = self._samples.pop(0)
-            if self.directory is not None:
-                os.remove(dropped)
+        if self.directory is None:
+            self._samples.append(weights)
+            if len(self._samples) > self.max_samples:
+                self._samples.pop(0)
+            return
+        directory = os.fspath(self.directory)
+        name = f"sample_{self._next_number:06d}.npz"
+        self._next_number += 1
+        path = os.path.join(directory, name)
+        temporary = os.path.join(directory, f".{name}.tmp")
+        try:
+            # Through a file object, so that NumPy keeps the name as it is.
+            with open(temporary, "wb") as file:
+                np.savez(file, *weights)
+                file.flush()
+                os.fsync(file.fileno())
+            while len(self._samples) >= self.max_samples:
+                _remove(self._samples.pop(0))
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+        _sync_directory(directory)
+        self._samples.append(path)
 
     def weights(self):
         """Yields each kept sample as a list of NumPy arrays, oldest first."""
@@ -115,3 +226,25 @@ class PosteriorSampler(keras.callbacks.Callback):
         finally:
             self.model.set_weights(current)
         return total / len(self._samples)
+
+
+def _remove(path):
+    """Deletes the file `path`, if it is still there."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _sync_directory(directory):
+    """Makes a rename in `directory` durable, where the system allows it."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
