@@ -31,6 +31,7 @@ def run(path, run_dir):
     cwd = os.getcwd()
     run_dir.mkdir(parents=True, exist_ok=True)
     os.chdir(run_dir)
+    argv, sys.argv = sys.argv, [str(path)]  # as `python path` would
     try:
         with contextlib.redirect_stdout(stdout), \
                 contextlib.redirect_stderr(stderr):
@@ -41,6 +42,7 @@ def run(path, run_dir):
         stderr.write(traceback.format_exc())
         returncode = 1
     finally:
+        sys.argv = argv
         os.chdir(cwd)
         plt.close("all")
         keras.utils.clear_session()

@@ -2,7 +2,7 @@
 Title: Normalization without batch statistics
 Author: keras-constrained contributors
 Date created: 2026/11/23
-Last modified: 2026/12/02
+Last modified: 2026/12/03
 Description: BatchlessNormalization and WeightNormalization against BatchNormalization on Fashion-MNIST at batch sizes 1 (accumulated to 128), 8 and 128: accuracy, curves and the memory of a training step.
 Accelerator: None
 """
@@ -55,7 +55,10 @@ environment variable, else `~/.keras/keras.json`) and prints which. It
 writes its plot as a PNG file into the current directory.
 """
 
+import argparse
+import json
 import time
+from pathlib import Path
 
 import matplotlib
 
@@ -84,7 +87,14 @@ code, not the numbers.
 A seed chooses the training subset and the initial weights (the same for
 every variant); every configuration runs with three seeds, and the summary
 reports the mean and the spread. Each seed takes about a third of the run
-time: set `SEEDS = [0]` for a quicker look.
+time: `python batchless_normalization.py --seeds 0` for a quicker look.
+
+Every training's results are saved in `batchless_results_<backend>/` (one
+JSON file per model) and read back instead of training again: an
+interrupted run goes on where it stopped, and seeds can run in separate
+processes at once (`--seeds 1` in one, `--seeds 2` in another), after
+which `--seeds 0 1 2` prints the table over all three. Delete the folder
+to train afresh.
 """
 
 EPOCHS = 5
@@ -95,7 +105,13 @@ BATCH_SIZES = [1] if SMOKE_TEST else [1, 8, 128]
 N_TRAIN = 256 if SMOKE_TEST else 10_240  # 80 batches of 128
 N_TEST = 256 if SMOKE_TEST else 10_000
 N_INIT = 256  # images for the data-dependent initializations
-SEEDS = [0] if SMOKE_TEST else [0, 1, 2]
+parser = argparse.ArgumentParser(description="BatchlessNormalization, "
+                                 "WeightNormalization and BatchNormalization "
+                                 "on Fashion-MNIST.")
+parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+SEEDS = [0] if SMOKE_TEST else parser.parse_args().seeds
+RESULTS = None if SMOKE_TEST else Path(
+    f"batchless_results_{keras.config.backend()}")
 
 """
 ## The data
@@ -227,31 +243,53 @@ single-example steps and updates once, so these runs make as many updates as
 the batch-128 runs; batch size 8 makes 16 times more.
 """
 
+def train(normalization, batch_size, seed, x_train, y_train):
+    model = make_model(normalization, batch_size, seed)
+    kc.layers.initialize_from_data(model, x_train[:N_INIT])
+    start = time.perf_counter()
+    history = model.fit(x_train, y_train, batch_size=batch_size,
+                        epochs=EPOCHS, validation_data=(x_test, y_test),
+                        validation_batch_size=1000, verbose=0)
+    seconds = time.perf_counter() - start
+    # The step memory is the same for every seed: measured for the first.
+    memory = step_memory_mib(model, x_train[:batch_size],
+                             y_train[:batch_size]) if seed == SEEDS[0] else (
+        float("nan"))
+    accuracy = model.evaluate(x_train, y_train, batch_size=1000, verbose=0,
+                              return_dict=True)["accuracy"]
+    return {"history": {metric: [float(v) for v in values]
+                        for metric, values in history.history.items()},
+            "seconds": seconds, "memory": float(memory),
+            "train_accuracy": float(accuracy)}
+
+
 histories, memory, seconds, train_accuracy = {}, {}, {}, {}
 for seed in SEEDS:
     x_train, y_train = training_subset(seed)
     for batch_size in BATCH_SIZES:
         for name, normalization in VARIANTS.items():
-            model = make_model(normalization, batch_size, seed)
-            kc.layers.initialize_from_data(model, x_train[:N_INIT])
-            start = time.perf_counter()
-            history = model.fit(x_train, y_train, batch_size=batch_size,
-                                epochs=EPOCHS,
-                                validation_data=(x_test, y_test),
-                                validation_batch_size=1000, verbose=0)
             key = (name, batch_size, seed)
-            seconds[key] = time.perf_counter() - start
-            histories[key] = history.history
-            if seed == SEEDS[0]:  # the same for every seed
-                memory[name, batch_size] = step_memory_mib(
-                    model, x_train[:batch_size], y_train[:batch_size])
-            train_accuracy[key] = model.evaluate(
-                x_train, y_train, batch_size=1000, verbose=0,
-                return_dict=True)["accuracy"]
+            saved = RESULTS and RESULTS / f"{name}_{batch_size}_{seed}.json"
+            from_file = bool(saved) and saved.exists()
+            if from_file:
+                result = json.loads(saved.read_text())
+            else:
+                result = train(normalization, batch_size, seed, x_train,
+                               y_train)
+                if saved:
+                    saved.parent.mkdir(exist_ok=True)
+                    saved.write_text(json.dumps(result))
+            histories[key] = result["history"]
+            seconds[key] = result["seconds"]
+            train_accuracy[key] = result["train_accuracy"]
+            if seed == SEEDS[0]:
+                memory[name, batch_size] = result["memory"]
             print(f"seed {seed} batch {batch_size:>3} {name:>22}: "
                   f"{seconds[key]:6.1f} s, test accuracy "
-                  f"{history.history['val_accuracy'][-1]:.4f}, step memory "
-                  f"{memory[name, batch_size]:.2f} MiB", flush=True)
+                  f"{histories[key]['val_accuracy'][-1]:.4f}, step memory "
+                  f"{memory[name, batch_size]:.2f} MiB"
+                  + (" (read from a saved run)" if from_file else ""),
+                  flush=True)
 
 """
 ## Test accuracy per epoch
@@ -343,9 +381,10 @@ KERAS_BACKEND=<backend> python batchless_normalization.py
 
 on 2 CPU cores shared with other work (2026-12-02, so the `time s` column
 says little): over the three seeds on JAX and TensorFlow, and on PyTorch
-over seed 0 only (the script with `SEEDS = [0]`: eager PyTorch took 7 to
-14 minutes per batch-1 model on that machine, so three seeds would have
-taken hours). The step memory is measured on JAX only (`nan` elsewhere).
+over seed 0 only (as `--seeds 0` runs it: eager PyTorch took 7 to 14
+minutes per batch-1 model on that machine, so three seeds in one process
+would have taken hours; seeds in parallel processes, from the saved
+results, are the way to the other two). The step memory is measured on JAX only (`nan` elsewhere).
 What follows holds on every backend and seed that was run, unless it says
 otherwise. JAX:
 
