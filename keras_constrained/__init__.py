@@ -10,7 +10,9 @@ from importlib.metadata import version as _version
 from keras_constrained import callbacks
 from keras_constrained import constraints
 from keras_constrained import datasets
+from keras_constrained import diagnostics
 from keras_constrained import layers
+from keras_constrained import metrics
 from keras_constrained import optimizers
 
 try:
@@ -19,6 +21,6 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
-    "callbacks", "constraints", "datasets", "layers", "optimizers",
-    "__version__",
+    "callbacks", "constraints", "datasets", "diagnostics", "layers",
+    "metrics", "optimizers", "__version__",
 ]

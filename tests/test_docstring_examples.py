@@ -9,7 +9,8 @@ import pytest
 
 import keras_constrained
 
-MODULES = ["callbacks", "constraints", "datasets", "layers", "optimizers"]
+MODULES = ["callbacks", "constraints", "datasets", "diagnostics", "layers",
+           "metrics", "optimizers"]
 PUBLIC = [(f"{module}.{name}", getattr(getattr(keras_constrained, module),
                                         name))
           for module in MODULES
