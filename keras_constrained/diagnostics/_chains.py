@@ -147,3 +147,10 @@ def effective_sample_size(x):
     tau = -1.0 + 2.0 * np.sum(np.where(kept, monotone, 0.0), axis=0)
     tau = np.maximum(tau, 1.0 / np.log10(total))
     return np.where(constant, np.nan, total / tau)
+
+
+def finish(values, shape):
+    """Per-element results `values` in the trailing shape of the draws: a
+    float for 2-D draws."""
+    values = values.reshape(shape)
+    return float(values) if shape == () else values

@@ -5,11 +5,6 @@ import numpy as np
 from keras_constrained.diagnostics import _chains
 
 
-def _finish(values, shape):
-    values = values.reshape(shape)
-    return float(values) if shape == () else values
-
-
 _ARGS = """Args:
         draws: array-like of shape `(chains, draws)` or
             `(chains, draws, *shape)` of finite numbers, with at least 2
@@ -51,7 +46,7 @@ def ess(draws):
     ```
     """
     x, shape = _chains.check_draws(draws)
-    return _finish(_chains.effective_sample_size(_chains.split_chains(x)),
+    return _chains.finish(_chains.effective_sample_size(_chains.split_chains(x)),
                    shape)
 
 
@@ -78,7 +73,7 @@ def bulk_ess(draws):
     """
     x, shape = _chains.check_draws(draws)
     z = _chains.rank_normalize(_chains.split_chains(x))
-    return _finish(_chains.effective_sample_size(z), shape)
+    return _chains.finish(_chains.effective_sample_size(z), shape)
 
 
 def tail_ess(draws):
@@ -104,7 +99,7 @@ def tail_ess(draws):
     values = [_chains.effective_sample_size(
         (split <= np.quantile(flat, level, axis=0)).astype("float64"))
         for level in (0.05, 0.95)]
-    return _finish(np.minimum(*values), shape)
+    return _chains.finish(np.minimum(*values), shape)
 
 
 for _function in (ess, bulk_ess, tail_ess):

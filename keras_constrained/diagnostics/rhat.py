@@ -5,11 +5,6 @@ import numpy as np
 from keras_constrained.diagnostics import _chains
 
 
-def _finish(values, shape):
-    values = values.reshape(shape)
-    return float(values) if shape == () else values
-
-
 def bulk_rhat(draws):
     """The bulk R-hat: the split-R-hat of the rank-normalized draws.
 
@@ -46,8 +41,7 @@ def bulk_rhat(draws):
     ```
     """
     x, shape = _chains.check_draws(draws)
-    z = _chains.rank_normalize(_chains.split_chains(x))
-    return _finish(_chains.potential_scale_reduction(z), shape)
+    return _chains.finish(_bulk(_chains.split_chains(x)), shape)
 
 
 def tail_rhat(draws):
@@ -80,8 +74,7 @@ def tail_rhat(draws):
     ```
     """
     x, shape = _chains.check_draws(draws)
-    z = _chains.rank_normalize(_chains.fold(_chains.split_chains(x)))
-    return _finish(_chains.potential_scale_reduction(z), shape)
+    return _chains.finish(_tail(_chains.split_chains(x)), shape)
 
 
 def rhat(draws):
@@ -128,7 +121,12 @@ def rhat(draws):
     """
     x, shape = _chains.check_draws(draws)
     split = _chains.split_chains(x)
-    bulk = _chains.potential_scale_reduction(_chains.rank_normalize(split))
-    tail = _chains.potential_scale_reduction(
-        _chains.rank_normalize(_chains.fold(split)))
-    return _finish(np.maximum(bulk, tail), shape)
+    return _chains.finish(np.maximum(_bulk(split), _tail(split)), shape)
+
+
+def _bulk(split):
+    return _chains.potential_scale_reduction(_chains.rank_normalize(split))
+
+
+def _tail(split):
+    return _bulk(_chains.fold(split))
