@@ -13,6 +13,7 @@ from keras_constrained import datasets
 from keras_constrained import diagnostics
 from keras_constrained import layers
 from keras_constrained import metrics
+from keras_constrained import models
 from keras_constrained import optimizers
 
 try:
@@ -22,5 +23,5 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "callbacks", "constraints", "datasets", "diagnostics", "layers",
-    "metrics", "optimizers", "__version__",
+    "metrics", "models", "optimizers", "__version__",
 ]

@@ -10,7 +10,7 @@ import pytest
 import keras_constrained
 
 MODULES = ["callbacks", "constraints", "datasets", "diagnostics", "layers",
-           "metrics", "optimizers"]
+           "metrics", "models", "optimizers"]
 PUBLIC = [(f"{module}.{name}", getattr(getattr(keras_constrained, module),
                                         name))
           for module in MODULES
