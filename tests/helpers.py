@@ -63,6 +63,17 @@ class Particles(keras.layers.Layer):
         return x
 
 
+class WeightRecorder(keras.callbacks.Callback):
+    """The model's weights after every training batch, in `weights`."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
 def particle_model(optimizer, **particle_kwargs):
     inputs = keras.Input((1,))
     layer = Particles(**particle_kwargs)

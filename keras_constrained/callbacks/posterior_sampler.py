@@ -10,6 +10,8 @@ import numpy as np
 from keras_constrained._validation import check_bool
 from keras_constrained._validation import check_instance
 from keras_constrained._validation import check_integer
+from keras_constrained.models.posterior_ensemble import PosteriorEnsemble
+from keras_constrained.optimizers.cyclical_schedule import CyclicalSchedule
 
 _SAMPLE = re.compile(r"sample_(\d+)\.npz")
 _TEMPORARY = re.compile(r"\.sample_.*\.tmp")
@@ -54,6 +56,8 @@ class PosteriorSampler(keras.callbacks.Callback):
             `ValueError`; `True` adds to them: they count as the oldest
             samples (against `max_samples`, in `weights` and `predict`)
             and new files are numbered after them.
+        schedule: None, or the `CyclicalSchedule` of the run: samples are
+            then taken only in its sampling phases.
 
     Example:
 
@@ -73,7 +77,7 @@ class PosteriorSampler(keras.callbacks.Callback):
     """
 
     def __init__(self, burn_in=0, every=1, max_samples=100, directory=None,
-                 resume=False):
+                 resume=False, schedule=None):
         super().__init__()
         self.burn_in = check_integer("burn_in", burn_in, 0)
         self.every = check_integer("every", every, 1)
@@ -82,6 +86,10 @@ class PosteriorSampler(keras.callbacks.Callback):
                                         (str, os.PathLike), "a path or None",
                                         optional=True)
         self.resume = check_bool("resume", resume)
+        self.schedule = check_instance(
+            "schedule", schedule, CyclicalSchedule,
+            "a keras_constrained.optimizers.CyclicalSchedule or None",
+            optional=True)
         if directory is not None and os.path.exists(directory) and (
                 not os.path.isdir(directory)):
             raise ValueError(
@@ -122,8 +130,22 @@ class PosteriorSampler(keras.callbacks.Callback):
             done = min(done, steps_per_epoch)
         previous, self.steps = self.steps, max(self.steps,
                                                self._epoch_start + done)
-        if self._sampling_steps(self.steps) > self._sampling_steps(previous):
+        if self.schedule is None:
+            keep = (self._sampling_steps(self.steps)
+                    > self._sampling_steps(previous))
+        else:
+            keep = any(self._is_sampling_step(step)
+                       for step in range(previous + 1, self.steps + 1))
+        if keep:
             self._keep(self.model.get_weights())
+
+    def _is_sampling_step(self, steps):
+        """Whether the count `steps >= 1` ends a sampling step: selected by
+        `burn_in` and `every`, and (the step taken being `steps - 1`) in
+        the schedule's sampling phase."""
+        return (steps >= self.burn_in
+                and (steps - self.burn_in) % self.every == 0
+                and self.schedule.is_sampling(steps - 1))
 
     def _sampling_steps(self, steps):
         """How many of the steps `0, ..., steps` are sampling steps."""
@@ -208,11 +230,7 @@ class PosteriorSampler(keras.callbacks.Callback):
         Returns:
             NumPy array of the averaged probabilities.
         """
-        if not self._samples:
-            raise ValueError(
-                "PosteriorSampler has no samples yet: train with it for more "
-                f"than burn_in={self.burn_in} steps first."
-            )
+        self._check_samples()
         current = self.model.get_weights()
         total = 0.0
         try:
@@ -226,6 +244,39 @@ class PosteriorSampler(keras.callbacks.Callback):
         finally:
             self.model.set_weights(current)
         return total / len(self._samples)
+
+    def ensemble(self, from_logits=False):
+        """The kept samples as one saveable Keras model.
+
+        A `keras_constrained.models.PosteriorEnsemble` of `self.model`: its
+        `predict` is this sampler's `predict`, with the members evaluated
+        together, and it saves to `.keras` with its members.
+
+        Example:
+
+        ```python
+        x = numpy.random.default_rng(0).normal(size=(64, 4))
+        y = (x[:, 0] > 0).astype("int32")
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        model.compile(optimizer="sgd", loss=keras.losses.
+                      SparseCategoricalCrossentropy(from_logits=True))
+        sampler = keras_constrained.callbacks.PosteriorSampler(
+            burn_in=4, every=2, max_samples=5)
+        model.fit(x, y, batch_size=8, epochs=2, callbacks=[sampler],
+                  verbose=0)
+        ensemble = sampler.ensemble(from_logits=True)
+        probabilities = ensemble.predict(x, verbose=0)  # (64, 2)
+        ```
+        """
+        self._check_samples()
+        return PosteriorEnsemble(self.model, list(self.weights()),
+                                 from_logits=from_logits)
+
+    def _check_samples(self):
+        if not self._samples:
+            raise ValueError(
+                "PosteriorSampler has no samples yet: train with it for more "
+                f"than burn_in={self.burn_in} steps first.")
 
 
 def _remove(path):

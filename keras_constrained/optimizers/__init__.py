@@ -2,6 +2,10 @@
 layer-wise DSGD, and the base class for new optimizers on the constraints'
 geometry."""
 
+from keras_constrained.optimizers.cyclical_schedule import CyclicalSchedule
+from keras_constrained.optimizers.cyclical_schedule import (
+    CyclicalTemperature,
+)
 from keras_constrained.optimizers.dsgd import DSGD
 from keras_constrained.optimizers.manifold_optimizer import ManifoldOptimizer
 from keras_constrained.optimizers.overdamped_langevin import OverdampedLangevin
@@ -14,6 +18,7 @@ from keras_constrained.optimizers.underdamped_langevin import (
     UnderdampedLangevin,
 )
 
-__all__ = ["DSGD", "ManifoldOptimizer", "OverdampedLangevin",
+__all__ = ["CyclicalSchedule", "CyclicalTemperature", "DSGD",
+           "ManifoldOptimizer", "OverdampedLangevin",
            "RiemannianAdam", "RiemannianSGD", "UnderdampedLangevin",
            "posterior_temperature"]

@@ -65,9 +65,15 @@ class OverdampedLangevin(ConstrainedLangevin):
     Args:
         learning_rate: float, schedule or callable: the time step `h`
             (SGD's learning rate).
-        temperature: float >= 0, the temperature `T` of the sampled density
-            `exp(-loss / T)`. `posterior_temperature(N)` (`1 / N`) makes it
-            the Bayesian posterior for a mean loss over `N` examples.
+        temperature: float >= 0 or a
+            `keras.optimizers.schedules.LearningRateSchedule`: the
+            temperature `T` of the sampled density `exp(-loss / T)`.
+            `posterior_temperature(N)` (`1 / N`) makes it the Bayesian
+            posterior for a mean loss over `N` examples. A schedule is
+            evaluated at every step (at `iterations`, inside the compiled
+            train step), and noise is then drawn at every step, even where
+            it is 0; `CyclicalSchedule.temperature` gives the tempering of
+            cyclical SG-MCMC.
         seed: int or None, seeds the optimizer's noise (per backend).
         name: the optimizer's name.
         {{base_optimizer_keyword_args}}
@@ -128,10 +134,12 @@ class OverdampedLangevin(ConstrainedLangevin):
         return cls(check_positive("learning_rate", learning_rate),
                    temperature=temperature, **kwargs)
 
-    def integrate(self, geometry, q, slots, gradient, h, noise=None):
+    def integrate(self, geometry, q, slots, gradient, h, noise=None,
+                  temperature=None):
         displacement = -h * gradient
         if noise is not None:
-            displacement += ops.sqrt(2.0 * h * self.temperature) * noise
+            temperature = self._current_temperature(temperature)
+            displacement += ops.sqrt(2.0 * h * temperature) * noise
         q_new, _ = geometry.move(q, displacement, 1.0)
         return q_new, slots
 

@@ -97,9 +97,15 @@ class UnderdampedLangevin(ConstrainedLangevin):
         friction: float >= 0 or `math.inf`, the friction `gamma` (per unit
             time). At `math.inf` the momentum is redrawn every step (with
             BAOAB, the Leimkuhler-Matthews limit method).
-        temperature: float >= 0, the temperature `T` of the sampled density
-            `exp(-loss / T)`. `posterior_temperature(N)` (`1 / N`) makes it
-            the Bayesian posterior for a mean loss over `N` examples.
+        temperature: float >= 0 or a
+            `keras.optimizers.schedules.LearningRateSchedule`: the
+            temperature `T` of the sampled density `exp(-loss / T)`.
+            `posterior_temperature(N)` (`1 / N`) makes it the Bayesian
+            posterior for a mean loss over `N` examples. A schedule is
+            evaluated at every step (at `iterations`, inside the compiled
+            train step), and noise is then drawn at every step, even where
+            it is 0; `CyclicalSchedule.temperature` gives the tempering of
+            cyclical SG-MCMC.
         scheme: `"BAOAB"` or `"OBA"`, the splitting (see above).
         seed: int or None, seeds the optimizer's noise (per backend).
         name: the optimizer's name.
@@ -210,18 +216,20 @@ class UnderdampedLangevin(ConstrainedLangevin):
             return ops.zeros_like(h)
         return ops.exp(-self.friction * h)
 
-    def _thermostat(self, geometry, q, p, h, noise):
+    def _thermostat(self, geometry, q, p, h, noise, temperature=None):
         """The O step: exact Ornstein-Uhlenbeck update of the momentum."""
         c = self._damping(h)
         if noise is None:
             return c * p  # a multiple of a tangent vector stays tangent
-        kick = ops.sqrt(self.temperature * (1.0 - c * c))
+        temperature = self._current_temperature(temperature)
+        kick = ops.sqrt(temperature * (1.0 - c * c))
         return geometry.tangent(q, c * p + kick * noise)
 
-    def integrate(self, geometry, q, slots, gradient, h, noise=None):
+    def integrate(self, geometry, q, slots, gradient, h, noise=None,
+                  temperature=None):
         p = slots["momentum"]
         if self.scheme == "OBA":
-            p = self._thermostat(geometry, q, p, h, noise)
+            p = self._thermostat(geometry, q, p, h, noise, temperature)
             p = geometry.tangent(q, p - h * gradient)
             q, p = geometry.move(q, p, h)
             return q, {"momentum": p}
@@ -234,7 +242,7 @@ class UnderdampedLangevin(ConstrainedLangevin):
             q, p = geometry.move(q, p, 0.5 * h * (1.0 + c))
             return q, {"momentum": c * p}
         q, p = geometry.move(q, p, 0.5 * h)
-        p = self._thermostat(geometry, q, p, h, noise)
+        p = self._thermostat(geometry, q, p, h, noise, temperature)
         q, p = geometry.move(q, p, 0.5 * h)
         return q, {"momentum": p}
 

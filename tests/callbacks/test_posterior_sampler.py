@@ -5,20 +5,12 @@ import keras
 import numpy as np
 import pytest
 from helpers import Particles
+from helpers import WeightRecorder as Recorder
 
 from keras_constrained.callbacks import PosteriorSampler
 from keras_constrained.optimizers import OverdampedLangevin
 
 TORCH = keras.config.backend() == "torch"
-
-
-class Recorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.weights.append(self.model.get_weights())
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -305,6 +297,8 @@ def test_predict_needs_samples():
     sample_run(sampler, steps=5)
     with pytest.raises(ValueError, match="no samples yet.*burn_in=100"):
         sampler.predict(np.zeros((1, 1), "float32"))
+    with pytest.raises(ValueError, match="no samples yet.*burn_in=100"):
+        sampler.ensemble()
 
 
 @pytest.mark.parametrize("kwargs, name", [

@@ -75,8 +75,8 @@ def test_matches_posterior_sampler_predict():
     y = (x[:, 0] > 0).astype("int32")
     sampler = PosteriorSampler(burn_in=2, every=2, max_samples=3)
     model.fit(x, y, batch_size=4, epochs=2, callbacks=[sampler], verbose=0)
-    ensemble = PosteriorEnsemble(model, list(sampler.weights()),
-                                 from_logits=True)
+    ensemble = sampler.ensemble(from_logits=True)
+    assert isinstance(ensemble, PosteriorEnsemble)
     assert ensemble.num_members == 3
     np.testing.assert_allclose(ensemble.predict(x, verbose=0),
                                sampler.predict(x, from_logits=True),
