@@ -1,8 +1,9 @@
 """Docstring text the optimizers share, as Keras shares its own.
 
-A class docstring's `Args:` holds the placeholder
-`{{base_optimizer_keyword_args}}` where its `**kwargs` entry goes, and the
-line after the class, `fill_keyword_args(DSGD)`, puts the text in.
+A class docstring's `Args:` holds a placeholder such as
+`{{base_optimizer_keyword_args}}` where the shared entry goes (its
+`**kwargs`, or the Langevin optimizers' `temperature`), and the line after
+the class, `fill_keyword_args(DSGD)`, puts the texts in.
 """
 
 # An entry of `Args:`, indented as in a class docstring (the placeholder at
@@ -16,10 +17,25 @@ base_optimizer_keyword_args = """\
             `weight_decay`."""
 
 
+langevin_temperature_arg = """\
+temperature: float >= 0 or a
+            `keras.optimizers.schedules.LearningRateSchedule`: the
+            temperature `T` of the sampled density `exp(-loss / T)`.
+            `posterior_temperature(N)` (`1 / N`) makes it the Bayesian
+            posterior for a mean loss over `N` examples. A schedule is
+            evaluated at every step (at `iterations`, inside the compiled
+            train step), and noise is then drawn at every step, even where
+            it is 0; `CyclicalSchedule.temperature` gives the tempering of
+            cyclical SG-MCMC."""
+
+_SHARED = {"base_optimizer_keyword_args": base_optimizer_keyword_args,
+           "langevin_temperature_arg": langevin_temperature_arg}
+
+
 def fill_keyword_args(cls):
-    """Replaces `{{base_optimizer_keyword_args}}` in `cls`'s docstring by
-    `base_optimizer_keyword_args` (nothing to do under `python -OO`, which
-    drops docstrings)."""
+    """Replaces each placeholder `{{name}}` of the texts above in `cls`'s
+    docstring by its text (nothing to do under `python -OO`, which drops
+    docstrings)."""
     if cls.__doc__:
-        cls.__doc__ = cls.__doc__.replace("{{base_optimizer_keyword_args}}",
-                                          base_optimizer_keyword_args)
+        for name, text in _SHARED.items():
+            cls.__doc__ = cls.__doc__.replace("{{" + name + "}}", text)

@@ -65,15 +65,7 @@ class OverdampedLangevin(ConstrainedLangevin):
     Args:
         learning_rate: float, schedule or callable: the time step `h`
             (SGD's learning rate).
-        temperature: float >= 0 or a
-            `keras.optimizers.schedules.LearningRateSchedule`: the
-            temperature `T` of the sampled density `exp(-loss / T)`.
-            `posterior_temperature(N)` (`1 / N`) makes it the Bayesian
-            posterior for a mean loss over `N` examples. A schedule is
-            evaluated at every step (at `iterations`, inside the compiled
-            train step), and noise is then drawn at every step, even where
-            it is 0; `CyclicalSchedule.temperature` gives the tempering of
-            cyclical SG-MCMC.
+        {{langevin_temperature_arg}}
         seed: int or None, seeds the optimizer's noise (per backend).
         name: the optimizer's name.
         {{base_optimizer_keyword_args}}

@@ -97,15 +97,7 @@ class UnderdampedLangevin(ConstrainedLangevin):
         friction: float >= 0 or `math.inf`, the friction `gamma` (per unit
             time). At `math.inf` the momentum is redrawn every step (with
             BAOAB, the Leimkuhler-Matthews limit method).
-        temperature: float >= 0 or a
-            `keras.optimizers.schedules.LearningRateSchedule`: the
-            temperature `T` of the sampled density `exp(-loss / T)`.
-            `posterior_temperature(N)` (`1 / N`) makes it the Bayesian
-            posterior for a mean loss over `N` examples. A schedule is
-            evaluated at every step (at `iterations`, inside the compiled
-            train step), and noise is then drawn at every step, even where
-            it is 0; `CyclicalSchedule.temperature` gives the tempering of
-            cyclical SG-MCMC.
+        {{langevin_temperature_arg}}
         scheme: `"BAOAB"` or `"OBA"`, the splitting (see above).
         seed: int or None, seeds the optimizer's noise (per backend).
         name: the optimizer's name.
