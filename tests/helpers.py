@@ -43,6 +43,8 @@ def matrix_view(w):
 class Particles(keras.layers.Layer):
     """A weight of independent particles in the potential `k/2 * sum(w**2)`.
 
+    The curvature `k` is a number or an array of the weight's shape.
+
     The layer passes its input through and adds the potential as a loss, so
     `model.fit` on dummy data runs one optimizer step per batch with the
     gradient `k * w` (exactly 0 with `curvature=0`).
@@ -52,14 +54,15 @@ class Particles(keras.layers.Layer):
                  initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.particle_shape = tuple(shape)
-        self.curvature = curvature
+        self.curvature = (curvature if np.isscalar(curvature)
+                          else np.asarray(curvature, "float32"))
         self.w = self.add_weight(shape=self.particle_shape,
                                  initializer=initializer,
                                  constraint=constraint, name="w")
 
     def call(self, x):
-        self.add_loss(0.5 * self.curvature * keras.ops.sum(
-            keras.ops.square(self.w)))
+        self.add_loss(keras.ops.sum(keras.ops.multiply(
+            0.5 * self.curvature, keras.ops.square(self.w))))
         return x
 
 

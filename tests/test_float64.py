@@ -21,6 +21,7 @@ from keras_constrained import constraints
 from keras_constrained.layers import BatchlessNormalization
 from keras_constrained.layers import Hamiltonian
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import PreconditionedLangevin
 from keras_constrained.optimizers import RiemannianAdam
 from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
@@ -113,6 +114,12 @@ def test_jaxprs_hold_no_float32():
         jaxpr = str(jax.make_jaxpr(fn)(*args))
         assert "f32" not in jaxpr, name
 
+    def assert_step_float64(optimizer, kernels, grads):
+        optimizer.build(kernels)
+        assert_float64(optimizer.name, optimizer.stateless_apply,
+                       [v.value for v in optimizer.variables], grads,
+                       [v.value for v in kernels])
+
     y = np.random.default_rng(1).normal(size=(3, 2))
     for activation in ("tanh", "sigmoid", "relu"):
         layer = appendix_iii_step(activation, depth=2)
@@ -132,10 +139,11 @@ def test_jaxprs_hold_no_float32():
             OverdampedLangevin(temperature=1e-3, seed=0),
             RiemannianAdam(amsgrad=True),
             RiemannianSGD(momentum=0.9, nesterov=True)):
-        optimizer.build(kernels)
-        assert_float64(optimizer.name, optimizer.stateless_apply,
-                       [v.value for v in optimizer.variables], grads,
-                       [v.value for v in kernels])
+        assert_step_float64(optimizer, kernels, grads)
+    # pSGLD takes only the geometries that act coordinate by coordinate.
+    elementwise = [k for k in kernels if k.constraint.elementwise]
+    assert_step_float64(PreconditionedLangevin(temperature=1e-3, seed=0),
+                        elementwise, grads[:len(elementwise)])
     for c in geometries:
         assert_float64(type(c).__name__, c, np.eye(6)[:, :4])
         assert_float64(type(c).__name__, c.violation, np.eye(6)[:, :4])

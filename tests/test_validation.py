@@ -29,6 +29,7 @@ from keras_constrained.layers import initialize_from_data
 from keras_constrained.layers import sensitivity_norms
 from keras_constrained.optimizers import DSGD
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import PreconditionedLangevin
 from keras_constrained.optimizers import RiemannianAdam
 from keras_constrained.optimizers import RiemannianSGD
 from keras_constrained.optimizers import UnderdampedLangevin
@@ -184,7 +185,8 @@ def test_callbacks_reject_what_only_the_model_shows():
     keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5),
     lambda: 0.1])
 @pytest.mark.parametrize("cls", [OverdampedLangevin, UnderdampedLangevin,
-                                 DSGD, RiemannianAdam, RiemannianSGD])
+                                 PreconditionedLangevin, DSGD,
+                                 RiemannianAdam, RiemannianSGD])
 def test_learning_rate_schedules_and_callables_are_accepted(cls,
                                                             learning_rate):
     optimizer = cls(learning_rate=learning_rate)

@@ -38,6 +38,11 @@ class ManifoldConstraint(keras.constraints.Constraint):
     # `c * v` for time `t` is moving with `v` for time `c * t` (and ending
     # with `c` times the velocity), which integrators may use to merge steps.
     exact_flow = False
+    # True when the tangent projection acts on each coordinate alone (a
+    # diagonal metric): a vector scaled coordinate by coordinate stays
+    # tangent, so a diagonal preconditioner keeps a step on the set and
+    # the noise of the set's measure (`PreconditionedLangevin`).
+    elementwise = False
     # True when the geometry's steps iterate to a tolerance (data-dependent
     # loops, e.g. `Orthogonal`'s SHAKE): such a step cannot be compiled
     # into one fused loop where the backend compiles only closed forms.

@@ -24,6 +24,7 @@ class Euclidean(ManifoldConstraint):
     """
 
     exact_flow = True
+    elementwise = True
 
     def __call__(self, w):
         return w

@@ -69,6 +69,7 @@ class MagnitudeBound(ManifoldConstraint):
 
     weights_are_coordinates = False
     exact_flow = True
+    elementwise = True
 
     def __init__(self, radius):
         self.radius = check_positive("radius", radius)

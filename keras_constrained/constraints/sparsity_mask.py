@@ -33,6 +33,7 @@ class SparsityMask(ManifoldConstraint):
     """
 
     exact_flow = True
+    elementwise = True
 
     def __init__(self, mask):
         array = np.asarray(mask)

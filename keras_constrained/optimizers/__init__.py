@@ -9,6 +9,9 @@ from keras_constrained.optimizers.cyclical_schedule import (
 from keras_constrained.optimizers.dsgd import DSGD
 from keras_constrained.optimizers.manifold_optimizer import ManifoldOptimizer
 from keras_constrained.optimizers.overdamped_langevin import OverdampedLangevin
+from keras_constrained.optimizers.preconditioned_langevin import (
+    PreconditionedLangevin,
+)
 from keras_constrained.optimizers.posterior_temperature import (
     posterior_temperature,
 )
@@ -19,6 +22,6 @@ from keras_constrained.optimizers.underdamped_langevin import (
 )
 
 __all__ = ["CyclicalSchedule", "CyclicalTemperature", "DSGD",
-           "ManifoldOptimizer", "OverdampedLangevin",
+           "ManifoldOptimizer", "OverdampedLangevin", "PreconditionedLangevin",
            "RiemannianAdam", "RiemannianSGD", "UnderdampedLangevin",
            "posterior_temperature"]

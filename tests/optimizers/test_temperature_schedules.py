@@ -15,6 +15,7 @@ from keras_constrained import constraints
 from keras_constrained.optimizers import CyclicalSchedule
 from keras_constrained.optimizers import CyclicalTemperature
 from keras_constrained.optimizers import OverdampedLangevin
+from keras_constrained.optimizers import PreconditionedLangevin
 from keras_constrained.optimizers import UnderdampedLangevin
 
 schedules = keras.optimizers.schedules
@@ -28,6 +29,9 @@ SAMPLERS = {
     "OBA": lambda T, seed=3: UnderdampedLangevin(
         0.2, friction=1.0, temperature=T, scheme="OBA", seed=seed),
 }
+# pSGLD refuses `small_model`'s Orthogonal kernel: particles only.
+PARTICLE_SAMPLERS = dict(SAMPLERS, preconditioned=lambda T, seed=3: (
+    PreconditionedLangevin(0.01, temperature=T, seed=seed)))
 
 
 def constant(value):
@@ -87,14 +91,14 @@ def test_a_constant_schedule_takes_the_steps_of_its_float(sampler):
                                    atol=1e-6)
 
 
-@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.parametrize("sampler", sorted(PARTICLE_SAMPLERS))
 def test_a_piecewise_schedule_is_noiseless_until_its_boundary(sampler):
     # PiecewiseConstantDecay holds values[0] for iterations <= boundary:
     # steps 0, 1, 2 at temperature 0, then 0.5.
     schedule = schedules.PiecewiseConstantDecay([2], [0.0, 0.5])
     assert [float(schedule(k)) for k in range(5)] == [0, 0, 0, 0.5, 0.5]
-    cold = trajectory(SAMPLERS[sampler](0.0), 6)
-    warm = trajectory(SAMPLERS[sampler](schedule), 6)
+    cold = trajectory(PARTICLE_SAMPLERS[sampler](0.0), 6)
+    warm = trajectory(PARTICLE_SAMPLERS[sampler](schedule), 6)
     np.testing.assert_allclose(warm[:3], cold[:3], rtol=1e-6, atol=1e-6)
     for step in range(3, 6):
         assert np.abs(warm[step] - cold[step]).max() > 1e-2, step
@@ -194,7 +198,8 @@ def test_a_float_temperature_stays_a_float():
 @pytest.mark.parametrize("temperature, error", [
     (-1.0, ValueError), (math.inf, ValueError), ("hot", TypeError),
     (lambda: 0.1, TypeError), (None, TypeError)])
-@pytest.mark.parametrize("cls", [OverdampedLangevin, UnderdampedLangevin])
+@pytest.mark.parametrize("cls", [OverdampedLangevin, UnderdampedLangevin,
+                                 PreconditionedLangevin])
 def test_rejects_bad_temperatures(cls, temperature, error):
     with pytest.raises(error, match="`temperature`.*LearningRateSchedule"
                                     ".*temperature="):
