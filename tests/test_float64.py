@@ -136,6 +136,8 @@ def test_jaxprs_hold_no_float32():
     for optimizer in (
             UnderdampedLangevin(temperature=1e-3, seed=0),
             UnderdampedLangevin(scheme="OBA", temperature=1e-3, seed=0),
+            UnderdampedLangevin(temperature=1e-3, thermostat_mass=1.0,
+                                seed=0),
             OverdampedLangevin(temperature=1e-3, seed=0),
             RiemannianAdam(amsgrad=True),
             RiemannianSGD(momentum=0.9, nesterov=True)):

@@ -31,7 +31,7 @@ OPTIMIZERS = {  # per policy: every optimizer, variants shared out
     "mixed_bfloat16": {
         "overdamped": lambda: kc.optimizers.OverdampedLangevin(1e-3),
         "underdamped_baoab": lambda: kc.optimizers.UnderdampedLangevin(
-            0.03, temperature=1e-6, seed=0),
+            0.03, temperature=1e-6, thermostat_mass=1.0, seed=0),
         "dsgd_frobenius": lambda: kc.optimizers.DSGD(
             norm="frobenius", scale="architecture"),
         "riemannian_sgd": lambda: kc.optimizers.RiemannianSGD(

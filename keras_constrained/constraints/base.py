@@ -17,6 +17,8 @@ writes `lower(q)` back into the variable; at each step `relift` lifts again
 the weights that something else has changed since.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -78,6 +80,12 @@ class ManifoldConstraint(keras.constraints.Constraint):
 
     def check_shape(self, shape):
         """Raises `ValueError` if this constraint cannot apply to `shape`."""
+
+    def dimension(self, shape):
+        """The manifold's dimension for a variable of `shape`: the number
+        of independent directions of its tangent spaces (the degrees of
+        freedom a thermostat counts). All coordinates by default."""
+        return math.prod(shape)
 
     def violation(self, w):
         """How far the weights `w` are from the set (0 on it), a scalar.

@@ -1,5 +1,7 @@
 """Orthogonality (Stiefel manifold) for Dense and convolution kernels."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -201,6 +203,12 @@ class Orthogonal(ManifoldConstraint):
                 "Orthogonal needs a kernel of rank >= 2 (Dense or Conv); "
                 f"received a variable of shape {tuple(shape)}."
             )
+
+    def dimension(self, shape):
+        # The Stiefel manifold of n x k frames (n >= k): nk weights less the
+        # k(k + 1) / 2 equations of W^T W = I.
+        k = min(math.prod(shape[:-1]), shape[-1])
+        return math.prod(shape) - k * (k + 1) // 2
 
     def _tall(self, w):
         """Float32-or-wider tall matrix view of `w`, and how to undo it."""

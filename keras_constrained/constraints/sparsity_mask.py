@@ -56,6 +56,10 @@ class SparsityMask(ManifoldConstraint):
                 f"constrains has shape {tuple(shape)}; they must be equal."
             )
 
+    def dimension(self, shape):
+        self.check_shape(shape)
+        return int(self.mask.sum())
+
     def _mask_like(self, w):
         self.check_shape(w.shape)
         return ops.convert_to_tensor(self.mask, dtype=w.dtype)

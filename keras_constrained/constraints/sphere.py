@@ -1,6 +1,8 @@
 """Per-unit norm constraint ("explicit weight normalization") and the
 geometry of spheres, written for vectors along any axis."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -96,6 +98,11 @@ class Sphere(ManifoldConstraint):
                 "Sphere needs a variable of rank >= 1; received a scalar "
                 f"variable (shape {tuple(shape)})."
             )
+
+    def dimension(self, shape):
+        # Each unit vector of n weights lies on a sphere of dimension n - 1.
+        units = shape[-1] if len(shape) > 1 else 1
+        return math.prod(shape) - units
 
     def _units(self, w):
         """Matrix view whose columns are the unit vectors."""

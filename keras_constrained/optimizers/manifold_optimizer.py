@@ -65,7 +65,8 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
     landing (at the cost of an SVD for `Orthogonal`).
 
     Subclasses set `slot_names` (one optimizer variable per name and
-    variable, shaped like it) and implement `integrate(geometry, q, slots,
+    variable, shaped like it unless `slot_shape` says otherwise, starting
+    at zero) and implement `integrate(geometry, q, slots,
     gradient, learning_rate, **inputs)`: `q` is the point in manifold
     coordinates, `slots` a dict of the slots' values, `gradient` the loss
     gradient in coordinates, `inputs` what `step_inputs` drew; it returns
@@ -134,11 +135,23 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
             if not constraint.weights_are_coordinates:
                 coordinates = self.add_variable_from_reference(
                     variable, name="coordinates")
-            slots = {name: self.add_variable_from_reference(variable,
-                                                            name=name)
+            slots = {name: self._add_slot(variable, name)
                      for name in self.slot_names}
             self._states.append(VariableState(constraint, coordinates, slots,
                                               steps[key]))
+
+    def slot_shape(self, name, variable):
+        """The shape of the slot `name` of `variable`: the variable's own,
+        unless a subclass holds less (a scalar per variable, say)."""
+        return variable.shape
+
+    def _add_slot(self, variable, name):
+        shape = tuple(self.slot_shape(name, variable))
+        if shape == tuple(variable.shape):
+            return self.add_variable_from_reference(variable, name=name)
+        return self.add_variable(
+            shape, initializer="zeros", dtype=variable.dtype,
+            name=f"{variable.path.replace('/', '_')}_{name}")
 
     def variable_state(self, variable):
         """The `VariableState` (geometry, coordinates, slots) held for the

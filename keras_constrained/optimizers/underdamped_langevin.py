@@ -70,6 +70,33 @@ class UnderdampedLangevin(ConstrainedLangevin):
     to `exp(-loss / temperature)` on the constraint set; BAOAB's position
     marginal is exact for Gaussian targets at any stable `h`.
 
+    **The thermostat** (`thermostat_mass`, SGNHT: Ding et al. 2014).
+    Mini-batch gradients add noise of their own, which heats the dynamics
+    above `temperature` by an amount that grows with `h` and the gradients'
+    variance and is unknown. With `thermostat_mass=mu`, each variable's
+    friction becomes a dynamic variable `xi` (a Nose-Hoover thermostat,
+    one per variable, starting at `friction`) driven by its momentum's
+    kinetic energy per degree of freedom of its set,
+
+    ```python
+    d xi / dt = (sum(p**2) / (dimension * T) - 1) / mu
+    ```
+
+    so `xi` grows while the variable runs hotter than `T` and shrinks while
+    it runs colder, until the extra friction absorbs the gradient noise.
+    `friction` then sets only the injected noise (variance
+    `2 * friction * T` per unit time); `mu` is the thermostat's response
+    time (smaller reacts faster; `xi` fluctuates with variance
+    `1 / (mu * dimension)`). `dimension` is the manifold's
+    (`constraint.dimension(shape)`: `nk - k(k+1)/2` for `Orthogonal`, one
+    less per unit for `Sphere`, the mask's ones for `SparsityMask`). The
+    steps are Leimkuhler and Shang's BADODAB: `xi` moves by half steps
+    before and after O (`D`), and O damps by `exp(-xi * h)`; with
+    `scheme="OBA"` the same DOD replaces O. At a scheduled temperature of
+    0 (the exploration phases of `CyclicalTemperature`) `xi` is held and O
+    only damps by `exp(-xi * h)`; at a float temperature of 0 no noise is
+    drawn and the thermostat is off (constant `friction`).
+
     A step whose gradient for a variable holds inf or NaN leaves that
     variable and its state unchanged (`iterations` counts the batch all
     the same, as in `DSGD` and Keras' optimizers, and at `temperature > 0`
@@ -99,6 +126,10 @@ class UnderdampedLangevin(ConstrainedLangevin):
             BAOAB, the Leimkuhler-Matthews limit method).
         {{langevin_temperature_arg}}
         scheme: `"BAOAB"` or `"OBA"`, the splitting (see above).
+        thermostat_mass: None (the friction is constant) or a float > 0,
+            the mass `mu` of the SGNHT thermostat that adapts each
+            variable's friction to the temperature (see above); needs a
+            finite `friction`.
         seed: int or None, seeds the optimizer's noise (per backend).
         name: the optimizer's name.
         {{base_optimizer_keyword_args}}
@@ -129,20 +160,54 @@ class UnderdampedLangevin(ConstrainedLangevin):
     float(optimizer.learning_rate), optimizer.friction  # 0.1026, 1.027
     ```
 
+    Example:
+
+    ```python
+    # Posterior samples from mini-batches, the thermostat absorbing their
+    # gradients' noise; each variable's friction is its "thermostat" slot
+    # plus `friction`.
+    x = numpy.random.default_rng(0).normal(size=(256, 4))
+    y = x @ numpy.ones((4, 1))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    sampler = keras_constrained.optimizers.UnderdampedLangevin(
+        0.05, temperature=keras_constrained.optimizers.posterior_temperature(
+            len(x)), thermostat_mass=1.0, seed=0)
+    model.compile(optimizer=sampler, loss="mse")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    kernel = model.layers[0].kernel
+    1.0 + sampler.variable_state(kernel).slots["thermostat"].numpy()
+    ```
+
     References:
         Leimkuhler, Vlaar, Pouchon, Storkey. Better training using
         weight-constrained stochastic dynamics. ICML 2021, arXiv:2106.10704.
+        Ding, Fang, Babbush, Chen, Skeel, Neven. Bayesian sampling using
+        stochastic gradient thermostats. NeurIPS 2014.
+        Leimkuhler, Shang. Adaptive thermostats for noisy gradient
+        systems. SIAM J. Sci. Comput. 38(2), 2016, arXiv:1505.06889.
     """
 
-    slot_names = ("momentum",)
-
     def __init__(self, learning_rate=0.1, friction=1.0, temperature=0.0,
-                 scheme="BAOAB", seed=None, name="underdamped_langevin",
-                 **kwargs):
+                 scheme="BAOAB", thermostat_mass=None, seed=None,
+                 name="underdamped_langevin", **kwargs):
         super().__init__(learning_rate=learning_rate, temperature=temperature,
                          seed=seed, name=name, **kwargs)
         self.friction = check_real("friction", friction, 0, allow_inf=True)
         self.scheme = check_choice("scheme", scheme, SCHEMES)
+        self.thermostat_mass = check_positive("thermostat_mass",
+                                              thermostat_mass, optional=True)
+        if self.thermostat_mass is not None and self.friction == math.inf:
+            raise ValueError(
+                "`friction` must be finite with a thermostat "
+                "(`thermostat_mass`): infinite friction redraws the momentum "
+                "every step, leaving the thermostat nothing to adapt; "
+                f"received friction={friction!r}.")
+        # The thermostat's variable: xi - friction per model variable.
+        self.slot_names = ("momentum",) + (
+            () if self.thermostat_mass is None else ("thermostat",))
+
+    def slot_shape(self, name, variable):
+        return () if name == "thermostat" else variable.shape
 
     @classmethod
     def from_sgd(cls, learning_rate, momentum=0.0, temperature=0.0,
@@ -208,7 +273,7 @@ class UnderdampedLangevin(ConstrainedLangevin):
             return ops.zeros_like(h)
         return ops.exp(-self.friction * h)
 
-    def _thermostat(self, geometry, q, p, h, noise, temperature=None):
+    def _damp(self, geometry, q, p, h, noise, temperature=None):
         """The O step: exact Ornstein-Uhlenbeck update of the momentum."""
         c = self._damping(h)
         if noise is None:
@@ -217,14 +282,57 @@ class UnderdampedLangevin(ConstrainedLangevin):
         kick = ops.sqrt(temperature * (1.0 - c * c))
         return geometry.tangent(q, c * p + kick * noise)
 
+    def _thermostatted_damp(self, geometry, q, p, xi, h, noise,
+                            temperature=None):
+        """D(h/2) O D(h/2) (BADODAB's middle): the friction `xi` follows
+        the kinetic energy, and O damps by `exp(-xi h)` with the noise of
+        `friction` (variance `2 friction T` per unit time)."""
+        temperature = self._current_temperature(temperature)
+        dofs = geometry.dimension(p.shape)
+        # A float temperature is > 0 here (no noise is drawn at 0); a
+        # scheduled one may reach 0, where xi is held.
+        scheduled = not isinstance(temperature, float)
+        hot = temperature > 0 if scheduled else None
+
+        def drive(xi, p):
+            # d xi / dt = (p.p / (n T) - 1) / mass.
+            t = ops.where(hot, temperature, 1.0) if scheduled else temperature
+            kinetic = ops.sum(ops.square(p)) / (dofs * t)
+            change = 0.5 * h * (kinetic - 1.0) / self.thermostat_mass
+            return xi + (ops.where(hot, change, 0.0) if scheduled else change)
+
+        xi = drive(xi, p)
+        # Over a step O keeps exp(-xi h) of p and adds the variance
+        # friction * T * (1 - exp(-2 xi h)) / xi = 2 friction T h phi(2 xi h),
+        # phi(x) = (1 - exp(-x)) / x (1 at x = 0; xi may be 0 or negative).
+        x = 2.0 * h * xi
+        small = ops.abs(x) < 1e-4
+        safe = ops.where(small, 1.0, x)
+        phi = ops.where(small, 1.0 - 0.5 * x, -ops.expm1(-safe) / safe)
+        kick = ops.sqrt(2.0 * self.friction * temperature * h * phi)
+        p = geometry.tangent(q, ops.exp(-h * xi) * p + kick * noise)
+        return p, drive(xi, p)
+
     def integrate(self, geometry, q, slots, gradient, h, noise=None,
                   temperature=None):
         p = slots["momentum"]
+        thermostat = "thermostat" in slots and noise is not None
+        new = {name: value for name, value in slots.items()}
+
+        def damp(q, p):
+            if not thermostat:
+                return self._damp(geometry, q, p, h, noise, temperature)
+            p, xi = self._thermostatted_damp(
+                geometry, q, p, self.friction + slots["thermostat"], h,
+                noise, temperature)
+            new["thermostat"] = xi - self.friction
+            return p
+
         if self.scheme == "OBA":
-            p = self._thermostat(geometry, q, p, h, noise, temperature)
+            p = damp(q, p)
             p = geometry.tangent(q, p - h * gradient)
-            q, p = geometry.move(q, p, h)
-            return q, {"momentum": p}
+            q, new["momentum"] = geometry.move(q, p, h)
+            return q, new
         p = geometry.tangent(q, p - h * gradient)
         if noise is None and geometry.exact_flow:
             # Without noise O only scales p by c, and along an exact flow
@@ -232,15 +340,17 @@ class UnderdampedLangevin(ConstrainedLangevin):
             # over the weights fewer.
             c = self._damping(h)
             q, p = geometry.move(q, p, 0.5 * h * (1.0 + c))
-            return q, {"momentum": c * p}
+            new["momentum"] = c * p
+            return q, new
         q, p = geometry.move(q, p, 0.5 * h)
-        p = self._thermostat(geometry, q, p, h, noise, temperature)
-        q, p = geometry.move(q, p, 0.5 * h)
-        return q, {"momentum": p}
+        p = damp(q, p)
+        q, new["momentum"] = geometry.move(q, p, 0.5 * h)
+        return q, new
 
     def get_config(self):
         config = super().get_config()
-        config.update({"friction": self.friction, "scheme": self.scheme})
+        config.update({"friction": self.friction, "scheme": self.scheme,
+                       "thermostat_mass": self.thermostat_mass})
         return config
 
 

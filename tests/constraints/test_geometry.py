@@ -205,3 +205,14 @@ def test_coordinates_other_than_the_weights_must_be_declared():
         pass
 
     assert not Complete.weights_are_coordinates
+
+
+def test_dimension_is_the_rank_of_the_tangent_projection(case):
+    constraint, shape, raw = case
+    q = constraint.lift(raw())
+    size = int(np.prod(shape))
+    basis = np.eye(size, dtype="float32").reshape((size,) + tuple(shape))
+    projector = np.stack([to_numpy(constraint.tangent(q, e)).ravel()
+                          for e in basis])
+    assert constraint.dimension(shape) == np.linalg.matrix_rank(
+        projector, tol=1e-4)
