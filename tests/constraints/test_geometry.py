@@ -212,7 +212,8 @@ def test_dimension_is_the_rank_of_the_tangent_projection(case):
     q = constraint.lift(raw())
     size = int(np.prod(shape))
     basis = np.eye(size, dtype="float32").reshape((size,) + tuple(shape))
-    projector = np.stack([to_numpy(constraint.tangent(q, e)).ravel()
-                          for e in basis])
+    projector = np.stack([
+        to_numpy(constraint.tangent(q, ops.convert_to_tensor(e))).ravel()
+        for e in basis])
     assert constraint.dimension(shape) == np.linalg.matrix_rank(
         projector, tol=1e-4)
