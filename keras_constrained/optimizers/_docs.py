@@ -1,9 +1,10 @@
 """Docstring text the optimizers share, as Keras shares its own.
 
 A class docstring's `Args:` holds a placeholder such as
-`{{base_optimizer_keyword_args}}` where the shared entry goes (its
-`**kwargs`, or the Langevin optimizers' `temperature`), and the line after
-the class, `fill_keyword_args(DSGD)`, puts the texts in.
+`{{base_optimizer_keyword_args}}` where the shared entries go (its
+`**kwargs`, or the Langevin optimizers' `temperature`, and their `seed`,
+`name` and `**kwargs`), and the line after the class,
+`fill_keyword_args(DSGD)`, puts the texts in.
 """
 
 # An entry of `Args:`, indented as in a class docstring (the placeholder at
@@ -28,8 +29,16 @@ temperature: float >= 0 or a
             it is 0; `CyclicalSchedule.temperature` gives the tempering of
             cyclical SG-MCMC."""
 
+# The last entries of every Langevin optimizer's `Args:`.
+langevin_seed_and_keyword_args = f"""\
+seed: int or None, seeds the optimizer's noise (per backend).
+        name: the optimizer's name.
+        {base_optimizer_keyword_args}
+            `weight_decay` skips the variables with a manifold constraint."""
+
 _SHARED = {"base_optimizer_keyword_args": base_optimizer_keyword_args,
-           "langevin_temperature_arg": langevin_temperature_arg}
+           "langevin_temperature_arg": langevin_temperature_arg,
+           "langevin_seed_and_keyword_args": langevin_seed_and_keyword_args}
 
 
 def fill_keyword_args(cls):

@@ -66,10 +66,7 @@ class OverdampedLangevin(ConstrainedLangevin):
         learning_rate: float, schedule or callable: the time step `h`
             (SGD's learning rate).
         {{langevin_temperature_arg}}
-        seed: int or None, seeds the optimizer's noise (per backend).
-        name: the optimizer's name.
-        {{base_optimizer_keyword_args}}
-            `weight_decay` skips the variables with a manifold constraint.
+        {{langevin_seed_and_keyword_args}}
 
     Example:
 

@@ -70,10 +70,7 @@ class PreconditionedLangevin(ConstrainedLangevin):
         epsilon: float > 0, added to the root mean square (the paper's
             `lambda`, for a mean rather than a summed loss).
         {{langevin_temperature_arg}}
-        seed: int or None, seeds the optimizer's noise (per backend).
-        name: the optimizer's name.
-        {{base_optimizer_keyword_args}}
-            `weight_decay` skips the variables with a manifold constraint.
+        {{langevin_seed_and_keyword_args}}
 
     Example:
 

@@ -130,10 +130,7 @@ class UnderdampedLangevin(ConstrainedLangevin):
             the mass `mu` of the SGNHT thermostat that adapts each
             variable's friction to the temperature (see above); needs a
             finite `friction`.
-        seed: int or None, seeds the optimizer's noise (per backend).
-        name: the optimizer's name.
-        {{base_optimizer_keyword_args}}
-            `weight_decay` skips the variables with a manifold constraint.
+        {{langevin_seed_and_keyword_args}}
 
     Example:
 
@@ -316,11 +313,11 @@ class UnderdampedLangevin(ConstrainedLangevin):
     def integrate(self, geometry, q, slots, gradient, h, noise=None,
                   temperature=None):
         p = slots["momentum"]
-        thermostat = "thermostat" in slots and noise is not None
-        new = {name: value for name, value in slots.items()}
+        new = dict(slots)
 
         def damp(q, p):
-            if not thermostat:
+            """O; with the thermostat D O D, which also writes its `xi`."""
+            if "thermostat" not in slots or noise is None:
                 return self._damp(geometry, q, p, h, noise, temperature)
             p, xi = self._thermostatted_damp(
                 geometry, q, p, self.friction + slots["thermostat"], h,
