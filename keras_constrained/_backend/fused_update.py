@@ -23,19 +23,25 @@ def fused_update(fn, iterative=False):
     fuses such a chain into one pass over the tensor: `fn` runs as it is.
     TensorFlow runs Keras' CPU train steps as graphs without XLA, one pass
     per op: `fn` becomes an XLA-compiled function (it nests in any train
-    step). Torch runs eagerly, and every op also allocates a fresh tensor:
-    `fn` and the assignments become one loop compiled by `torch.compile`
-    that writes into the variables (a Langevin step on a 784 x 1000 kernel
-    took 5.7 ms eagerly, measured), unless `fn` loops to a tolerance
-    (`iterative`: `torch.compile` would break it into pieces) or its first
+    step), unless it loops to a tolerance (`iterative`): such steps are
+    matrix products, which fusing does not speed up, and XLA took over a
+    second to compile `Orthogonal`'s SVD fallback for every kernel shape
+    (a small model's first `RiemannianSGD` step went from 3.0 s to 0.5 s
+    without it). Torch runs eagerly, and every op also allocates a fresh
+    tensor: `fn` and the assignments become one loop compiled by
+    `torch.compile` that writes into the variables (a Langevin step on a
+    784 x 1000 kernel took 5.7 ms eagerly, measured), unless `fn` is
+    `iterative` (`torch.compile` would break it into pieces) or its first
     argument has fewer than `TORCH_COMPILE_MIN_SIZE` elements, where
     compiling costs more than it saves.
     """
     backend = keras.config.backend()
+    if iterative:
+        return functools.partial(_assign_all, fn)
     if backend == "tensorflow":
         fn = _xla_compiled(fn)
     eager = functools.partial(_assign_all, fn)
-    if backend == "torch" and not iterative:
+    if backend == "torch":
         return _torch_compiled_update(fn, eager)
     return eager
 

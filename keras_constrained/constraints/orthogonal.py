@@ -104,29 +104,39 @@ _shared_polar_factor = traced_once_per_shape(polar_factor)
 def shake(w, displacement, tolerance, max_iterations):
     """SHAKE landing: `P = W + D + W L` with symmetric `L` and `P^T P = I`.
 
+    Returns `P` and `S = sym(P^T (P - W))`, what RATTLE's velocity
+    projection at `P` needs.
+
     `w` is tall with orthonormal columns. The multiplier `L` (p x p) solves
     `R(L) = C + L A + (L A)^T + L^2 = 0` with `A = W^T (W + D)` and
     `C = (W + D)^T (W + D) - I`, by the quasi-Newton iteration
     `L <- L - R(L) / 2`: the same iterates as the classical SHAKE iteration
     `P <- P - W (P^T P - I) / 2`, but in the small p x p space, so each
-    iteration costs O(p^3) instead of O(n p^2). `C` is summed from
+    iteration costs O(p^3) instead of O(n p^2). With `A = I + B`,
+    `R(L) = C + 2 L + M + M^T` for `M = L (B + L / 2)`: one matrix product
+    per iteration, of small terms only. `C` is summed from
     `W^T W - I`, `W^T D` and `D^T D` rather than formed from `W + D`, which
     halves its rounding error in float32. The loop stops once
     `max|R| <= tolerance`, after `max_iterations`, or when the residual stops
     falling (divergence, which large steps cause, or the rounding floor). If
     it did not reach the tolerance, the step falls back to the polar
     projection of `W + D`.
+
+    `S` comes from the small matrices at hand rather than from the product
+    `P^T (P - W)`: `P^T (P - W) = (P^T P - I) - (W^T W - I) - D^T W - L W^T W`,
+    where `P^T P - I` is the last residual `R(L)` (up to `L (W^T W - I) L`)
+    and `L W^T W` is `L` up to `L (W^T W - I)`; both products of a small
+    matrix with the rounding of `W^T W`, and dropped.
     """
     eye = identity(w.shape[1], w.dtype)
-    gram = _gram(w, w)
     cross = _gram(w, displacement)
-    a = gram + cross
-    c = (gram - eye) + (cross + ops.transpose(cross)) + _gram(displacement,
-                                                             displacement)
+    off = _gram(w, w) - eye
+    b = off + cross
+    c = b + ops.transpose(cross) + _gram(displacement, displacement)
 
     def residual(lam):
-        t = matmul(lam, a)
-        return c + t + ops.transpose(t) + matmul(lam, lam)
+        m = matmul(lam, b + 0.5 * lam)
+        return c + 2.0 * lam + (m + ops.transpose(m))
 
     def keep_going(k, lam, r, res, previous):
         return ops.logical_and(
@@ -140,11 +150,20 @@ def shake(w, displacement, tolerance, max_iterations):
 
     start = (ops.convert_to_tensor(0), ops.zeros_like(c), c,
              ops.max(ops.abs(c)), ops.convert_to_tensor(float("inf"), c.dtype))
-    _, lam, _, res, _ = while_loop(keep_going, iterate, start)
-    return branch(res <= tolerance,
-                  lambda: w + (displacement + matmul(w, lam)),
-                  lambda: polar_factor(w + displacement, tolerance,
-                                       max_iterations))
+    _, lam, r, res, _ = while_loop(keep_going, iterate, start)
+
+    def landed():
+        return (w + (displacement + matmul(w, lam)),
+                r - off - _sym(cross) - lam)
+
+    def projected():
+        p = _shared_polar_factor(w + displacement, tolerance, max_iterations)
+        return p, _sym(_gram(p, p - w))
+
+    return branch(res <= tolerance, landed, projected)
+
+
+_shared_shake = traced_once_per_shape(shake)
 
 
 @keras.saving.register_keras_serializable(package="keras_constrained")
@@ -251,9 +270,11 @@ class Orthogonal(ManifoldConstraint):
     def move(self, q, v, dt):
         m, back = self._tall(q)
         z, _ = self._tall(v)
-        p = shake(m, dt * z, self._tolerance(m), self.max_iterations)
-        v_new = (p - m) / dt
-        v_new = v_new - matmul(p, _sym(_gram(p, v_new)))
+        p, s = _shared_shake(m, dt * z, self._tolerance(m),
+                             self.max_iterations)
+        # RATTLE: the velocity (P - W) / dt projected onto the tangent
+        # space at P.
+        v_new = ((p - m) - matmul(p, s)) / dt
         return back(p), back(v_new)
 
     def get_config(self):

@@ -125,7 +125,9 @@ class ManifoldOptimizer(keras.optimizers.Optimizer):
                 constraint = Euclidean()
             # One step function per geometry: TensorFlow compiles a function
             # once per input shape, so the 20 equal kernels of a deep MLP
-            # share one XLA compilation (benchmarks/README.md, first_step.py).
+            # share one XLA compilation (benchmarks/README.md, first_step.py);
+            # iterative steps are not XLA-compiled, and their loops are
+            # functions traced once per shape (`traced_once_per_shape`).
             key = _geometry_key(constraint)
             if key not in steps:
                 steps[key] = fused_update(functools.partial(

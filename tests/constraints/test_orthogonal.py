@@ -43,6 +43,13 @@ def tangent_step(shape, relative, seed=1):
     return m, zm
 
 
+def numpy_rattle(q, m, dt):
+    """RATTLE's velocity: `(q - m) / dt` projected onto the tangent space
+    at `q`, in float64."""
+    u = (q - m) / dt
+    return u - q @ (0.5 * (q.T @ u + u.T @ q))
+
+
 def numpy_shake(m, d, iterations):
     """The reference scheme: SHAKE on the full matrix, fixed iterations."""
     p = m + d
@@ -102,9 +109,14 @@ def test_moderate_step_is_the_converged_shake_landing(relative):
     np.testing.assert_allclose(q, numpy_shake(m, d, 200), atol=2e-6)
     lam = m.T @ (q - m - d)
     np.testing.assert_allclose(lam, lam.T, atol=2e-6)
-    # RATTLE velocity: (q - m) / dt made tangent at q.
+    # RATTLE velocity: (q - m) / dt made tangent at q (computed from the
+    # multiplier, not by projecting: compare with the projection, up to
+    # the float32 rounding of q, divided by dt).
     v = to_numpy(v).astype("float64")
     np.testing.assert_allclose(q.T @ v + v.T @ q, 0.0, atol=1e-5)
+    reference = numpy_rattle(q, m, dt)
+    np.testing.assert_allclose(v, reference, atol=1e-7 / dt + 1e-5 * np.abs(
+        reference).max())
 
 
 def test_the_guard_catches_steps_that_make_shake_diverge():
@@ -117,6 +129,9 @@ def test_the_guard_catches_steps_that_make_shake_diverge():
     assert numpy_violation(q) <= 1e-6
     # The fallback is the polar projection of the unconstrained step.
     np.testing.assert_allclose(q, numpy_polar(m + d), atol=2e-6)
+    reference = numpy_rattle(q, m, 1.0)
+    np.testing.assert_allclose(to_numpy(v), reference,
+                               atol=1e-5 * np.abs(reference).max())
 
 
 def test_iteration_cap_falls_back_to_the_polar_projection():
