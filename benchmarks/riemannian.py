@@ -23,6 +23,7 @@ import argparse
 
 import keras
 from timing import interleaved_ratios
+from timing import report
 from timing import one_epoch
 
 import keras_constrained as kc
@@ -73,12 +74,6 @@ def geoopt_epoch(x, y, batch_size=128):
         return float(loss)
 
     return epoch
-
-
-def report(title, base, ratios):
-    print(f"\n{title} ({base * 1e3:.0f} ms)")
-    for name, ratio in ratios.items():
-        print(f"   {name:45s} {ratio:6.2f}")
 
 
 def main():

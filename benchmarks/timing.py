@@ -63,6 +63,14 @@ def interleaved_ratios(baseline, candidates, rounds):
         for name, ts in times.items()}
 
 
+def report(title, base, ratios):
+    """Prints `title` with the baseline's milliseconds, then each ratio of
+    `interleaved_ratios`."""
+    print(f"\n{title} ({base * 1e3:.0f} ms)")
+    for name, ratio in ratios.items():
+        print(f"   {name:45s} {ratio:6.2f}")
+
+
 def one_epoch(model, optimizer, x, y, batch_size=128):
     """A function that trains `model` for one epoch of `(x, y)` with
     `optimizer` and the cross-entropy of integer labels and logits."""

@@ -1,10 +1,25 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 # The tests' computations are tiny: XLA's (JAX's, and TensorFlow's fused
 # updates') optimization passes cost more compile time than they save.
 os.environ["XLA_FLAGS"] = " ".join([
     os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
     "--xla_llvm_disable_expensive_passes=true"])
+
+# Many tests compile the same small train steps (fresh models and
+# optimizers of equal structure): JAX's compilation cache, in a folder of
+# this session's own (shared with its subprocesses, removed at exit),
+# compiles each once. A subset of the optimizer tests went from 61 s to
+# 46 s with it, starting empty as on CI.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="keras_constrained_jax_cache_")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ.update({"JAX_COMPILATION_CACHE_DIR": _cache,
+                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                       "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"})
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

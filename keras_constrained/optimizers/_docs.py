@@ -32,6 +32,13 @@ temperature: float >= 0 or a
 # The last entries of every Langevin optimizer's `Args:`.
 langevin_seed_and_keyword_args = f"""\
 seed: int or None, seeds the optimizer's noise (per backend).
+            Under data-parallel training (`keras.distribution.DataParallel`,
+            a `tf.distribute` strategy) every replica draws the same noise,
+            so the replicas take the same steps and the run is one chain.
+            One chain per device would need weights with a chain axis,
+            which replicated weights do not have: run independent chains
+            (one seed each) and pool their samples with
+            `keras_constrained.models.PosteriorEnsemble.pool`.
         name: the optimizer's name.
         {base_optimizer_keyword_args}
             `weight_decay` skips the variables with a manifold constraint."""
