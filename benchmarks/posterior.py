@@ -22,6 +22,7 @@ import argparse
 import keras
 import numpy as np
 from timing import interleaved_ratios
+from timing import one_epoch
 from timing import report
 
 import keras_constrained as kc
@@ -44,14 +45,10 @@ def data():
 
 
 def epoch(x, y, callbacks):
-    """A function that trains a fresh model for one epoch per call."""
-    model = mlp()
-    model.compile(kc.optimizers.UnderdampedLangevin(0.3, temperature=1e-4,
-                                                    seed=0),
-                  keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True))
-    return lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0,
-                             callbacks=callbacks)
+    """A function that trains one model of its own, with `callbacks`, for
+    one more epoch per call."""
+    return one_epoch(mlp(), kc.optimizers.UnderdampedLangevin(
+        0.3, temperature=1e-4, seed=0), x, y, callbacks=callbacks)
 
 
 def members(model, count):

@@ -71,10 +71,11 @@ def report(title, base, ratios):
         print(f"   {name:45s} {ratio:6.2f}")
 
 
-def one_epoch(model, optimizer, x, y, batch_size=128):
+def one_epoch(model, optimizer, x, y, batch_size=128, callbacks=None):
     """A function that trains `model` for one epoch of `(x, y)` with
-    `optimizer` and the cross-entropy of integer labels and logits."""
+    `optimizer` and the cross-entropy of integer labels and logits, and
+    `fit`'s `callbacks`."""
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(
         from_logits=True))
     return lambda: model.fit(x, y, batch_size=batch_size, epochs=1,
-                             verbose=0)
+                             verbose=0, callbacks=callbacks)
